@@ -1,0 +1,39 @@
+/**
+ * One JSON log line per request: request id, method, route pattern (never the raw path with
+ * its ids), status, duration, the key's name (never the key) and the user id. A 5xx also logs
+ * the error with its stack: in the log only.
+ */
+import type { Middleware } from 'koa';
+import type { Logger } from '../logger.js';
+import type { ErrorState } from './error-handler.js';
+
+export interface AccessLogState extends ErrorState {
+  /** Set by the auth middleware: the service key's name. */
+  keyName?: string;
+  /** Set by the transports once the body or path names a user. */
+  userId?: string;
+}
+
+export function accessLog(logger: Logger): Middleware<AccessLogState> {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const { requestId, keyName, userId, error } = ctx.state;
+      const line = {
+        request_id: requestId,
+        method: ctx.method,
+        // @koa/router sets `_matchedRoute` to the pattern (`/v1/users/:user_id/tasks`).
+        route: (ctx as { _matchedRoute?: string })._matchedRoute ?? null,
+        status: ctx.status,
+        duration_ms: Math.round(durationMs * 100) / 100,
+        key_name: keyName ?? null,
+        user_id: userId ?? null,
+      };
+      if (ctx.status >= 500) logger.error({ ...line, err: error }, 'request failed');
+      else logger.info(line, 'request');
+    }
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * The HTTP server: opens the pool, listens with load-balancer-safe timeouts, and stops gracefully.
+ *
+ * Shutdown on SIGTERM/SIGINT: readiness goes 503, the listener stops accepting, in-flight
+ * requests get `shutdownGraceMs` (25 s) to finish, then the pool closes and the process
+ * exits 0. On ECS the task is already deregistered and drained when SIGTERM arrives, and
+ * SIGKILL follows 30 s later (the task's stop timeout): the whole sequence fits inside it.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from './app.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { createSql, type Sql } from './db.js';
+import { createLifecycle, type Lifecycle } from './lifecycle.js';
+import { createLogger, type Logger } from './logger.js';
+
+/**
+ * The ALB keeps idle connections for 60 s and may reuse one at any moment before that; if
+ * Node closed it first, the ALB answers 502. So Node must keep them longer than the ALB.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Must exceed the keep-alive timeout, or Node may cut a reused socket mid-headers. */
+export const HEADERS_TIMEOUT_MS = 66_000;
+/** How long the pool may take to close after the drain (the rest of ECS's 30 s). */
+const POOL_CLOSE_TIMEOUT_S = 3;
+
+export interface RunningServer {
+  server: Server;
+  /** `http://host:port` as actually bound (port 0 picks a free one). */
+  url: string;
+  sql: Sql;
+  lifecycle: Lifecycle;
+  /** The graceful shutdown sequence; resolves when the pool is closed. */
+  stop(): Promise<void>;
+}
+
+/** Starts the API with an explicit configuration: used by `main()` and by tests. */
+export async function startServer(
+  config: Config,
+  options: { logger?: Logger; clock?: Clock } = {},
+): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, version: config.version });
+  const sql = createSql(config.database);
+  const lifecycle = createLifecycle(clock.now());
+  const app = buildApp({ config, sql, logger, clock, lifecycle });
+
+  const handle = app.callback();
+  // Koa's handler settles its own promise (errors go to the error middleware): nothing to await.
+  const server = createServer((request, response) => void handle(request, response));
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      lifecycle.draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive sockets would otherwise hold `close` open until they time out.
+      server.closeIdleConnections();
+      const grace = setTimeout(() => {
+        logger.warn({ grace_ms: config.shutdownGraceMs }, 'drain window over: closing remaining connections');
+        server.closeAllConnections();
+      }, config.shutdownGraceMs);
+      await closed;
+      clearTimeout(grace);
+      await sql.end({ timeout: POOL_CLOSE_TIMEOUT_S });
+    })();
+    return stopping;
+  };
+
+  logger.info({ url, node: process.version, pool_max: config.database.poolMax }, 'listening');
+  return { server, url, sql, lifecycle, stop };
+}
