@@ -1,0 +1,41 @@
+/**
+ * Service keys: `sk_<env>_<secret>`, the secret being ≥ 32 random bytes written URL-safe.
+ * Only the SHA-256 of the whole key is ever stored or compared.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+export const KEY_ENVIRONMENTS = ['dev', 'test', 'prod'] as const;
+export type KeyEnvironment = (typeof KEY_ENVIRONMENTS)[number];
+
+/** Random bytes behind a generated key: 256 bits, as the contract's minimum. */
+export const KEY_SECRET_BYTES = 32;
+
+/**
+ * What a well-formed key looks like. The secret is base62 or hex: 43 base62 characters
+ * carry 256 bits (a generated key is 64 hex characters; a deployment-managed key may be a
+ * longer alphanumeric string from Pulumi's RandomPassword).
+ */
+export const SERVICE_KEY_PATTERN = /^sk_(dev|test|prod)_([A-Za-z0-9]{43,200})$/;
+
+/** A fresh key from the OS's CSPRNG (never Math.random). */
+export function generateServiceKey(environment: KeyEnvironment): string {
+  return `sk_${environment}_${randomBytes(KEY_SECRET_BYTES).toString('hex')}`;
+}
+
+/** The environment a well-formed key names, or undefined for a malformed one. */
+export function parseServiceKey(key: string): KeyEnvironment | undefined {
+  const match = SERVICE_KEY_PATTERN.exec(key);
+  return match === null ? undefined : (match[1] as KeyEnvironment);
+}
+
+/** SHA-256 of the whole key: what the database stores and looks keys up by. */
+export function hashServiceKey(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/** A short, non-secret label for lists and logs: `sk_prod_ab12`. */
+export function displayPrefix(key: string): string {
+  const environment = parseServiceKey(key);
+  if (environment === undefined) throw new Error('displayPrefix needs a well-formed key');
+  return key.slice(0, `sk_${environment}_`.length + 4);
+}
