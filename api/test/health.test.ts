@@ -1,0 +1,45 @@
+import { expect } from 'chai';
+import type { RunningServer } from '../src/server.js';
+import { startTestApi } from '../../test/support/api.js';
+import { useTestDatabase } from '../../test/support/databases.js';
+
+describe('health', () => {
+  const db = useTestDatabase();
+  let api: RunningServer;
+
+  before(async () => {
+    api = await startTestApi(db.url, { env: { APP_VERSION: 'abc1234' } });
+  });
+  after(async () => {
+    await api.stop();
+  });
+
+  it('GET /health answers 200 with the version and uptime, without touching the database', async () => {
+    const response = await fetch(`${api.url}/health`);
+    expect(response.status).to.equal(200);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).to.include({ status: 'ok', version: 'abc1234' });
+    expect(body.uptime_s).to.be.a('number').and.at.least(0);
+  });
+
+  it('GET /health/ready answers 200 with database connected', async () => {
+    const response = await fetch(`${api.url}/health/ready`);
+    expect(response.status).to.equal(200);
+    expect(await response.json()).to.deep.equal({ status: 'ok', database: 'connected' });
+  });
+
+  it('sets X-Request-Id: echoes a sane one, replaces an unsafe one', async () => {
+    const echoed = await fetch(`${api.url}/health`, { headers: { 'X-Request-Id': 'req-1.2:3_4' } });
+    expect(echoed.headers.get('x-request-id')).to.equal('req-1.2:3_4');
+    const replaced = await fetch(`${api.url}/health`, { headers: { 'X-Request-Id': 'bad id<script>' } });
+    expect(replaced.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers an unknown route with the 404 envelope', async () => {
+    const response = await fetch(`${api.url}/nope`);
+    expect(response.status).to.equal(404);
+    const body = (await response.json()) as { success: boolean; error: { code: string } };
+    expect(body.success).to.equal(false);
+    expect(body.error.code).to.equal('not_found');
+  });
+});
