@@ -6,6 +6,8 @@ import postgres from 'postgres';
 import type { DatabaseConfig } from './config.js';
 
 export type Sql = postgres.Sql;
+/** The pool or a transaction: what a query function needs, so it can run inside `sql.begin`. */
+export type Queryable = postgres.Sql | postgres.TransactionSql;
 
 /** Query-string parameters that must not reach the server as startup parameters. */
 const CLIENT_ONLY_PARAMS = [

@@ -1,0 +1,169 @@
+/**
+ * The life of a service key: create, list, rotate with a grace period, revoke. One
+ * implementation behind both the `keys` CLI and the `/admin` routes; each action writes one
+ * audit entry (never the key).
+ */
+import type { Clock } from '../clock.js';
+import type { Sql } from '../db.js';
+import { displayPrefix, generateServiceKey, hashServiceKey, type KeyEnvironment } from './format.js';
+import {
+  insertKey,
+  listAllKeys,
+  lockCurrentKey,
+  revokeUsableKeys,
+  setKeyExpiry,
+  usableKeysByName,
+  type ServiceKeyRow,
+} from './sql.js';
+import { keyStatus, type KeyStatus } from './status.js';
+
+/** A rotated-out key keeps working this long by default: time for clients to switch. */
+export const DEFAULT_ROTATION_GRACE_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Names: 1..100 characters of `[a-z0-9-]` (the contract; also a CHECK in the table). */
+export const KEY_NAME_PATTERN = /^[a-z0-9-]{1,100}$/;
+
+export type KeyAction = 'create' | 'rotate' | 'revoke' | 'sync';
+
+/** One audit entry: what was done to which name, and by whom (`cli` or `request:<id>`). */
+export interface AuditEntry {
+  action: KeyAction;
+  key_name: string;
+  actor: string;
+  /** e.g. how many keys a revoke stopped; never a key or a hash. */
+  detail?: Record<string, string | number>;
+}
+
+export interface KeyServiceDeps {
+  sql: Sql;
+  clock: Clock;
+  audit: (entry: AuditEntry) => void;
+  /** Who acts: `cli`, or `request:<request id>` for the admin routes. */
+  actor: string;
+}
+
+/** Why a key action was refused; `code` matches the API's error codes. */
+export class KeyActionError extends Error {
+  override name = 'KeyActionError';
+  readonly code: 'not_found' | 'conflict';
+
+  constructor(code: 'not_found' | 'conflict', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** A key as listed: no secret, no hash. */
+export interface KeyListItem {
+  key_name: string;
+  environment: KeyEnvironment;
+  display_prefix: string;
+  status: KeyStatus;
+  managed: boolean;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}
+
+export interface IssuedKey {
+  row: ServiceKeyRow;
+  /** The plaintext key: shown once, to whoever asked for it, and never stored. */
+  plaintext: string;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+/** Issues a new key for a name that has no current key. */
+export async function createKey(
+  deps: KeyServiceDeps,
+  input: { keyName: string; environment: KeyEnvironment },
+): Promise<IssuedKey> {
+  const plaintext = generateServiceKey(input.environment);
+  let row: ServiceKeyRow;
+  try {
+    row = await insertKey(deps.sql, {
+      keyName: input.keyName,
+      environment: input.environment,
+      hash: hashServiceKey(plaintext),
+      displayPrefix: displayPrefix(plaintext),
+      origin: 'created',
+    });
+  } catch (error) {
+    // The partial unique index makes this race-free: two creates of one name, one wins.
+    if (isUniqueViolation(error)) {
+      throw new KeyActionError('conflict', `key name "${input.keyName}" already has an active key`);
+    }
+    throw error;
+  }
+  deps.audit({ action: 'create', key_name: input.keyName, actor: deps.actor, detail: { environment: input.environment } });
+  return { row, plaintext };
+}
+
+/** Every key, without secrets, with its status at this moment. */
+export async function listKeys(deps: Pick<KeyServiceDeps, 'sql' | 'clock'>): Promise<KeyListItem[]> {
+  const now = deps.clock.now();
+  return (await listAllKeys(deps.sql)).map((row) => ({
+    key_name: row.key_name,
+    environment: row.environment,
+    display_prefix: row.display_prefix,
+    status: keyStatus(row, now),
+    managed: row.origin === 'managed',
+    created_at: row.created_at,
+    expires_at: row.expires_at,
+    last_used_at: row.last_used_at,
+  }));
+}
+
+/**
+ * Issues a new key for the name and lets the current one work until `graceMs` from now.
+ * Refused for a name with no current key (404) and for a deployment-managed key (409).
+ */
+export async function rotateKey(
+  deps: KeyServiceDeps,
+  input: { keyName: string; graceMs?: number },
+): Promise<IssuedKey & { oldKeyExpiresAt: Date }> {
+  const graceMs = input.graceMs ?? DEFAULT_ROTATION_GRACE_MS;
+  const now = deps.clock.now();
+  const oldKeyExpiresAt = new Date(now + graceMs);
+  const issued = await deps.sql.begin(async (tx) => {
+    const current = await lockCurrentKey(tx, input.keyName);
+    if (current === undefined) throw new KeyActionError('not_found', `key name "${input.keyName}" has no active key`);
+    if (current.origin === 'managed') {
+      throw new KeyActionError('conflict', `key "${input.keyName}" is managed by the deployment: change its secret instead`);
+    }
+    // Expire the old key first: the one-current-key-per-name index then admits the new one.
+    await setKeyExpiry(tx, current.id, oldKeyExpiresAt);
+    const plaintext = generateServiceKey(current.environment);
+    const row = await insertKey(tx, {
+      keyName: input.keyName,
+      environment: current.environment,
+      hash: hashServiceKey(plaintext),
+      displayPrefix: displayPrefix(plaintext),
+      origin: 'rotated',
+      rotatedFrom: current.id,
+    });
+    return { row, plaintext };
+  });
+  deps.audit({ action: 'rotate', key_name: input.keyName, actor: deps.actor, detail: { grace_ms: graceMs } });
+  return { ...issued, oldKeyExpiresAt };
+}
+
+/**
+ * Stops every key of the name at once, one in its grace period included. Refused for a name
+ * with no usable key (404) and for a deployment-managed key (409).
+ */
+export async function revokeKey(deps: KeyServiceDeps, input: { keyName: string }): Promise<{ revoked: number }> {
+  const now = new Date(deps.clock.now());
+  const revoked = await deps.sql.begin(async (tx) => {
+    const usable = await usableKeysByName(tx, input.keyName, now);
+    if (usable.length === 0) throw new KeyActionError('not_found', `key name "${input.keyName}" has no active key`);
+    if (usable.some((key) => key.origin === 'managed')) {
+      throw new KeyActionError('conflict', `key "${input.keyName}" is managed by the deployment: change its secret instead`);
+    }
+    return await revokeUsableKeys(tx, input.keyName, now);
+  });
+  deps.audit({ action: 'revoke', key_name: input.keyName, actor: deps.actor, detail: { revoked } });
+  return { revoked };
+}
