@@ -19,15 +19,23 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MOCHA = path.join(path.dirname(fileURLToPath(import.meta.resolve('mocha/package.json'))), 'bin', 'mocha.js');
 const REPORTER = path.join(ROOT, 'test', 'support', 'summary-reporter.cjs');
 
-/** Each suite is one mocha process with its own config. */
-const DEFAULT_SUITES: Record<string, string> = {
-  app: '.mocharc.json',
+/**
+ * Each suite is one mocha process: a config (how to run) and the files it runs. The files are
+ * listed here, not in the config, so that `npx mocha --config <config> <file>` runs one file.
+ */
+interface Suite {
+  config: string;
+  spec: string[];
+}
+
+const DEFAULT_SUITES: Record<string, Suite> = {
+  app: { config: '.mocharc.json', spec: ['api/test/**/*.test.ts', 'test/**/*.test.ts'] },
 };
-/** `CHAPI_TEST_SUITES` (JSON, name → mocha config) replaces the list: the runner's own tests use it. */
-const SUITES: Record<string, string> =
+/** `CHAPI_TEST_SUITES` (JSON, name → suite) replaces the list: the runner's own tests use it. */
+const SUITES: Record<string, Suite> =
   process.env.CHAPI_TEST_SUITES === undefined
     ? DEFAULT_SUITES
-    : (JSON.parse(process.env.CHAPI_TEST_SUITES) as Record<string, string>);
+    : (JSON.parse(process.env.CHAPI_TEST_SUITES) as Record<string, Suite>);
 
 interface Totals {
   passes: number;
@@ -35,8 +43,8 @@ interface Totals {
   pending: number;
 }
 
-async function runSuite(name: string, config: string, summaryFile: string): Promise<number> {
-  const child = spawn(process.execPath, [MOCHA, '--config', config, '--reporter', REPORTER], {
+async function runSuite(name: string, suite: Suite, summaryFile: string): Promise<number> {
+  const child = spawn(process.execPath, [MOCHA, '--config', suite.config, '--reporter', REPORTER, ...suite.spec], {
     cwd: ROOT,
     stdio: 'inherit',
     env: { ...process.env, CHAPI_TEST_SUMMARY_FILE: summaryFile, CHAPI_TEST_SUITE: name },
@@ -66,9 +74,8 @@ async function main(): Promise<void> {
   let crashed = false;
   try {
     for (const name of names) {
-      const config = SUITES[name] as string;
       const summaryFile = path.join(workDir, `${name}.jsonl`);
-      const code = await runSuite(name, config, summaryFile);
+      const code = await runSuite(name, SUITES[name] as Suite, summaryFile);
       // A suite that crashed could not stop its PostgreSQL: do it now.
       await sweepStaleRuns();
       const lines = existsSync(summaryFile) ? (await readFile(summaryFile, 'utf8')).trim().split('\n') : [];

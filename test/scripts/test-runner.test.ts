@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 
 /** Runs `scripts/test.ts` (what `npm test` runs) over fixture suites; returns exit code and output. */
-async function runRunner(suites: Record<string, string>): Promise<{ code: number | null; lines: string[] }> {
+async function runRunner(suites: Record<string, { config: string; spec: string[] }>): Promise<{ code: number | null; lines: string[] }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/test.ts'], {
     env: { ...process.env, CHAPI_TEST_SUITES: JSON.stringify(suites) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -14,7 +14,10 @@ async function runRunner(suites: Record<string, string>): Promise<{ code: number
   return { code, lines: output.trim().split('\n') };
 }
 
-const fixture = (name: string): string => `test/fixtures/runner/${name}.mocharc.json`;
+const fixture = (name: string): { config: string; spec: string[] } => ({
+  config: 'test/fixtures/runner/.mocharc.json',
+  spec: [`test/fixtures/runner/${name}.fixture.ts`],
+});
 
 describe('the test runner (npm test)', () => {
   it('adds up several suites into one summary line and exits 0 when all pass', async () => {
