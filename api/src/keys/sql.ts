@@ -108,3 +108,12 @@ export async function revokeUsableKeys(sql: Queryable, keyName: string, now: Dat
     returning id`;
   return rows.length;
 }
+
+/**
+ * `findKeyByHash` as a pending query: authentication runs it under the query deadline, which
+ * needs the query itself to cancel it.
+ */
+export function keyByHashQuery(sql: Queryable, hash: Buffer) {
+  return sql<ServiceKeyRow[]>`
+    select ${sql(KEY_COLUMNS)} from service_api_keys where key_hash = ${hash}`;
+}

@@ -1,0 +1,90 @@
+/**
+ * The `/admin` routes' inputs and outputs (../shared/spec/api.md, "Service keys:
+ * administration"). Field names follow the Cat House client.
+ */
+import { KEY_ENVIRONMENTS } from '../keys/format.js';
+import { OutputDateTimeSchema, strictObject, UuidSchema, type JsonSchema } from './common.js';
+
+/** 1..100 characters of `[a-z0-9-]` (the contract; `keys/service.ts` and the table agree). */
+export const KeyNameSchema: JsonSchema = {
+  type: 'string',
+  pattern: '^[a-z0-9-]{1,100}$',
+  description: 'The key name: 1..100 characters of a-z, 0-9 and -.',
+  examples: ['cat-house-prod'],
+};
+const EnvironmentSchema: JsonSchema = { type: 'string', enum: [...KEY_ENVIRONMENTS] };
+const KEY_STATUSES = ['active', 'grace', 'revoked', 'expired'];
+
+/** Longest grace period a rotation may give the old key over HTTP (90 days). */
+export const MAX_GRACE_SECONDS = 90 * 24 * 60 * 60;
+
+export const CreateKeyBodySchema = strictObject({ key_name: KeyNameSchema, environment: EnvironmentSchema }, ['key_name', 'environment'], {
+  examples: [{ key_name: 'cat-house-prod', environment: 'prod' }],
+});
+export const RotateKeyBodySchema = strictObject(
+  {
+    key_name: KeyNameSchema,
+    grace_seconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: MAX_GRACE_SECONDS,
+      description: 'How long the old key keeps working. Default 7 days.',
+    },
+  },
+  ['key_name'],
+  { examples: [{ key_name: 'cat-house-prod' }] },
+);
+export const KeyNamePathSchema = strictObject({ key_name: KeyNameSchema }, ['key_name']);
+
+export const CreatedKeySchema = strictObject(
+  {
+    id: UuidSchema,
+    key_name: { type: 'string' },
+    service_key: { type: 'string', description: 'The new key. Shown this once; only its hash is stored.' },
+    created_at: OutputDateTimeSchema,
+  },
+  ['id', 'key_name', 'service_key', 'created_at'],
+  {
+    examples: [
+      {
+        id: '5d0c7b1e-8a44-4f0e-b7a5-0f6f3c1d2e9a',
+        key_name: 'cat-house-prod',
+        service_key: 'sk_prod_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+        created_at: '2026-01-01T10:00:00.000Z',
+      },
+    ],
+  },
+);
+export const RotatedKeySchema = strictObject(
+  {
+    new_key: { type: 'string', description: 'The new key. Shown this once.' },
+    old_key_expires_at: { ...OutputDateTimeSchema, description: 'The old key works until then.' },
+  },
+  ['new_key', 'old_key_expires_at'],
+);
+export const KeyListSchema = strictObject(
+  {
+    keys: {
+      type: 'array',
+      items: strictObject(
+        {
+          key_name: { type: 'string' },
+          environment: EnvironmentSchema,
+          display_prefix: { type: 'string', description: 'The start of the key, e.g. sk_prod_ab12: not secret.' },
+          status: { type: 'string', enum: KEY_STATUSES },
+          managed: { type: 'boolean', description: 'Synced from the deployment: change its secret, not this key.' },
+          created_at: OutputDateTimeSchema,
+          expires_at: { type: ['string', 'null'], format: 'date-time' },
+          last_used_at: { type: ['string', 'null'], format: 'date-time' },
+        },
+        ['key_name', 'environment', 'display_prefix', 'status', 'managed', 'created_at', 'expires_at', 'last_used_at'],
+      ),
+    },
+  },
+  ['keys'],
+);
+export const RevokedKeySchema = strictObject(
+  { key_name: { type: 'string' }, revoked: { type: 'integer', minimum: 1, description: 'How many keys were stopped.' } },
+  ['key_name', 'revoked'],
+  { examples: [{ key_name: 'cat-house-prod', revoked: 2 }] },
+);
