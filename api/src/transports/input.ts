@@ -42,6 +42,28 @@ export function trimTitle(fields: Record<string, unknown>): Record<string, unkno
   return typeof fields.title === 'string' ? { ...fields, title: fields.title.trim() } : fields;
 }
 
+/**
+ * Path parameters whose percent-encoding is not UTF-8 (e.g. `%ED%A0%80`, a lone surrogate).
+ * @koa/router then hands over the raw text, which would name another user id than the one
+ * meant: refused instead (422).
+ */
+function undecodableParams(ctx: RouteContext): ErrorDetail[] {
+  const pattern = ctx._matchedRoute;
+  if (typeof pattern !== 'string') return [];
+  const names = pattern.split('/');
+  const segments = ctx.path.split('/');
+  const details: ErrorDetail[] = [];
+  names.forEach((name, index) => {
+    if (!name.startsWith(':')) return;
+    try {
+      decodeURIComponent(segments[index] ?? '');
+    } catch {
+      details.push({ path: `/path/${name.slice(1)}`, message: 'is not valid percent-encoded UTF-8' });
+    }
+  });
+  return details;
+}
+
 export interface InputSpec {
   /** Path parameters (`ctx.params`); failures point at `/path/<name>`. */
   params?: ValidateFunction;
@@ -71,7 +93,10 @@ export async function readInput(ctx: RouteContext, spec: InputSpec): Promise<Inp
   }
   const details: ErrorDetail[] = [];
   const params = { ...ctx.params };
-  if (spec.params !== undefined) details.push(...check(spec.params, params, '/path'));
+  if (spec.params !== undefined) {
+    details.push(...undecodableParams(ctx));
+    details.push(...check(spec.params, params, '/path'));
+  }
   // A copy: coercion (limit=20 → 20) writes into the object it validates.
   const query: Record<string, unknown> = { ...ctx.query };
   details.push(...check(spec.query ?? validateNoBody, query, '/query'));
