@@ -31,7 +31,7 @@ async function chunked(url: string, path: string, headers: Record<string, string
       res.on('end', () => {
         const text = Buffer.concat(parts).toString('utf8');
         const json = JSON.parse(text) as { error?: ApiResponse['error']; data?: unknown };
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, data: json.data, error: json.error });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, data: json.data as Record<string, unknown>, error: json.error });
       });
     });
     // The server may answer 413 and close before every chunk is written.

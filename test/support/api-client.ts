@@ -19,7 +19,7 @@ export interface ApiResponse {
   /** The body parsed as JSON (undefined when it is not JSON). */
   json: unknown;
   /** Shortcuts into an envelope body (undefined when it is not one). */
-  data: any;
+  data: Record<string, unknown>;
   error: { code: string; message: string; details?: { path: string; message: string }[]; request_id?: string } | undefined;
 }
 
@@ -66,7 +66,7 @@ export async function request(baseUrl: string, method: string, path: string, opt
           headers: res.headers,
           text,
           json,
-          data: envelope?.data,
+          data: envelope?.data as Record<string, unknown>,
           error: envelope?.error ?? undefined,
         });
       });
