@@ -44,6 +44,14 @@ export interface AuthState extends AccessLogState {
   serviceKey?: AuthenticatedKey;
 }
 
+/**
+ * lru-cache treats an entry as stale once it is strictly older than its TTL; one millisecond
+ * less makes "at most 30 s" exact (an entry 30 s old is looked up again).
+ */
+function cacheTtl(ms: number): number {
+  return ms - 1;
+}
+
 /** What the cache holds for a hash: the key's row, or null for "no such key". */
 interface CachedLookup {
   row: ServiceKeyRow | null;
@@ -81,14 +89,14 @@ export class ServiceKeyAuth {
     this.deps = deps;
     this.cache = new LRUCache<string, CachedLookup, Buffer>({
       max: KEY_CACHE_MAX_ENTRIES,
-      ttl: KEY_CACHE_TTL_MS,
+      ttl: cacheTtl(KEY_CACHE_TTL_MS),
       // Expiry follows the injected clock (tests move it) and reads it on every access.
       perf: deps.clock,
       ttlResolution: 0,
       // Concurrent requests with one uncached key share this one lookup.
       fetchMethod: async (_hash, _stale, { options, context }) => {
         const [row] = await withDeadline(keyByHashQuery(deps.db.sql, context), deps.db.queryTimeoutMs);
-        options.ttl = row === undefined ? NEGATIVE_CACHE_TTL_MS : KEY_CACHE_TTL_MS;
+        options.ttl = cacheTtl(row === undefined ? NEGATIVE_CACHE_TTL_MS : KEY_CACHE_TTL_MS);
         return { row: row ?? null };
       },
     });

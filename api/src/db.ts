@@ -32,12 +32,13 @@ const CLIENT_ONLY_PARAMS = [
 ];
 
 /**
- * No pipelining: a query waits in the pool's queue for a free connection instead of being
- * queued behind another query on a busy one. A queued query that misses its deadline simply
- * leaves the queue; a pipelined one would stay on the wire and need a CancelRequest that could
- * hit whichever query its connection runs by then.
+ * Queries queued on the wire behind a running one, per connection (postgres.js defaults to
+ * 100). Beyond this a query waits in the pool's queue, which it simply leaves when its
+ * deadline passes; a query on the wire needs a CancelRequest instead, and a deep pipeline
+ * behind one slow query would make every query in it miss its deadline. 0 would be cleaner
+ * still, but postgres.js needs 1 for `sql.begin` (it reserves the connection from that hook).
  */
-const MAX_PIPELINE = 0;
+const MAX_PIPELINE = 1;
 
 /**
  * postgres.js waits longer and longer between reconnection attempts after failures (up to
