@@ -61,6 +61,14 @@ export const RotatedKeySchema = strictObject(
     old_key_expires_at: { ...OutputDateTimeSchema, description: 'The old key works until then.' },
   },
   ['new_key', 'old_key_expires_at'],
+  {
+    examples: [
+      {
+        new_key: 'sk_prod_fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210',
+        old_key_expires_at: '2026-01-08T10:00:00.000Z',
+      },
+    ],
+  },
 );
 export const KeyListSchema = strictObject(
   {
@@ -82,6 +90,34 @@ export const KeyListSchema = strictObject(
     },
   },
   ['keys'],
+  {
+    examples: [
+      {
+        keys: [
+          {
+            key_name: 'cat-house-prod',
+            environment: 'prod',
+            display_prefix: 'sk_prod_fedc',
+            status: 'active',
+            managed: false,
+            created_at: '2026-01-01T10:00:00.000Z',
+            expires_at: null,
+            last_used_at: '2026-01-01T11:59:00.000Z',
+          },
+          {
+            key_name: 'cat-house-prod',
+            environment: 'prod',
+            display_prefix: 'sk_prod_0123',
+            status: 'grace',
+            managed: false,
+            created_at: '2025-12-01T10:00:00.000Z',
+            expires_at: '2026-01-08T10:00:00.000Z',
+            last_used_at: '2026-01-01T10:00:00.000Z',
+          },
+        ],
+      },
+    ],
+  },
 );
 export const RevokedKeySchema = strictObject(
   { key_name: { type: 'string' }, revoked: { type: 'integer', minimum: 1, description: 'How many keys were stopped.' } },

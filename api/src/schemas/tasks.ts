@@ -144,6 +144,15 @@ export const TaskPageSchema = strictObject(
     },
   },
   ['tasks', 'count', 'next_cursor'],
+  {
+    examples: [
+      {
+        tasks: TaskSchema.examples,
+        count: 1,
+        next_cursor: 'WzEsIjE3NjcyNjE2MDAxMjM0NTYiLCIwYjdlOGY1Yy0zZDZhLTRkMWUtOWI4YS0yZjRjNmU4YTBiMWQiLG51bGwsbnVsbF0',
+      },
+    ],
+  },
 );
 export const DeletedTaskSchema = strictObject(
   { success: { const: true }, deleted_id: UuidSchema },
