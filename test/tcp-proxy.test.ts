@@ -34,7 +34,8 @@ describe('tcp-proxy (test support)', () => {
     let data = '';
     socket.on('data', (chunk: Buffer) => (data += chunk.toString('utf8')));
     socket.on('error', () => undefined);
-    const closed = once(socket, 'close').then(([hadError]) => hadError as boolean);
+    // Not events.once: it rejects on the 'error' that precedes a reset's 'close'.
+    const closed = new Promise<boolean>((resolve) => socket.once('close', resolve));
     await once(socket, 'connect');
     return { socket, received: () => data, closed };
   }

@@ -24,7 +24,8 @@ function rawConnection(url: string): { socket: net.Socket; send(text: string): v
   const socket = net.connect(Number(port), hostname);
   let data = '';
   socket.on('data', (chunk: Buffer) => (data += chunk.toString('utf8')));
-  const closed = once(socket, 'close').then(() => undefined);
+  // Not events.once, which would reject on an 'error' before the 'close'.
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   return { socket, send: (text) => socket.write(text), received: () => data, closed };
 }
 
