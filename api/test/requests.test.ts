@@ -208,7 +208,7 @@ describe('requests: envelope, error codes and check order', () => {
       const v1Body = await client.post('/v1/users/u/tasks', { title: '' });
       expect(v1Body.error?.details).to.deep.equal([{ path: '/title', message: 'must NOT have fewer than 1 characters' }]);
 
-      for (const limit of ['0', '1001', 'abc', '1.5', '']) {
+      for (const limit of ['0', '1001', 'abc', '1.5', '', '1e2', '0x10', '%2010', '010', '-1']) {
         const query = await client.get(`/v1/users/u/tasks?limit=${limit}`);
         expectError(query, 422, 'validation_failed');
         expect(query.error?.details?.[0]?.path, limit).to.equal('/query/limit');

@@ -13,33 +13,47 @@ import { UPDATE_FIELDS } from './tasks.js';
 /** A 422 lists at most this many fields: a body with 10 000 unknown keys gets a short answer. */
 export const MAX_ERROR_DETAILS = 20;
 
-function createAjv(options: { coerceTypes: boolean }): Ajv2020 {
-  const ajv = new Ajv2020({
-    strict: true,
-    // Report every failing field, not only the first (the contract's `details`).
-    allErrors: true,
-    // `["string", "null"]`: OpenAPI 3.1 spells nullable fields this way.
-    allowUnionTypes: true,
-    coerceTypes: options.coerceTypes,
-  });
-  addFormats.default(ajv, ['uuid']);
-  ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
-  return ajv;
-}
-
-/** Bodies: JSON already has types, so none are coerced. */
-const bodyAjv = createAjv({ coerceTypes: false });
-/** Query strings: every value arrives as text, so `limit=20` must become the number 20. */
-const queryAjv = createAjv({ coerceTypes: true });
+const ajv = new Ajv2020({
+  strict: true,
+  // Report every failing field, not only the first (the contract's `details`).
+  allErrors: true,
+  // `["string", "null"]`: OpenAPI 3.1 spells nullable fields this way.
+  allowUnionTypes: true,
+});
+addFormats.default(ajv, ['uuid']);
+ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
 
 /** Compiles a schema for JSON bodies (and path parameters, which are strings anyway). */
 export function compileBody<T>(schema: JsonSchema): ValidateFunction<T> {
-  return bodyAjv.compile<T>(schema);
+  return ajv.compile<T>(schema);
 }
 
-/** Compiles a schema for a query string, converting numeric parameters. */
+/**
+ * A whole number written plainly. ajv's own coercion would also take `1e3`, `0x10` and ` 10`
+ * for 1000, 16 and 10; a query parameter means what it says or it is a 422.
+ */
+const DECIMAL = /^(?:0|[1-9]\d{0,15})$/;
+
+/**
+ * Compiles a schema for a query string, where every value arrives as text: the `integer`
+ * parameters (`limit`) are read as numbers when written as plain decimals, then validated.
+ * Anything else stays text, and fails as such.
+ */
 export function compileQuery<T>(schema: JsonSchema): ValidateFunction<T> {
-  return queryAjv.compile<T>(schema);
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  const integers = Object.keys(properties).filter((name) => properties[name]?.type === 'integer');
+  const validate = ajv.compile<T>(schema);
+  const withNumbers = ((data: unknown) => {
+    const query = data as Record<string, unknown>;
+    for (const name of integers) {
+      const value = query[name];
+      if (typeof value === 'string' && DECIMAL.test(value)) query[name] = Number(value);
+    }
+    const valid = validate(data);
+    withNumbers.errors = validate.errors;
+    return valid;
+  }) as ValidateFunction<T>;
+  return Object.assign(withNumbers, { schema: validate.schema, schemaEnv: validate.schemaEnv });
 }
 
 /** RFC 6901: `~` and `/` inside a property name. */

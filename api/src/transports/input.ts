@@ -97,7 +97,7 @@ export async function readInput(ctx: RouteContext, spec: InputSpec): Promise<Inp
     details.push(...undecodableParams(ctx));
     details.push(...check(spec.params, params, '/path'));
   }
-  // A copy: coercion (limit=20 → 20) writes into the object it validates.
+  // A copy: reading numbers (limit=20 → 20) writes into the object it validates.
   const query: Record<string, unknown> = { ...ctx.query };
   details.push(...check(spec.query ?? validateNoBody, query, '/query'));
   let body: Record<string, unknown> = sentBody ?? {};
