@@ -15,7 +15,7 @@ import type { Sql } from './db.js';
 import { docsRoutes } from './docs.js';
 import { healthRoutes } from './health.js';
 import { corsMiddleware } from './http/cors.js';
-import { unmatchedRequests } from './http/method-not-allowed.js';
+import { unmatchedRequests } from './http/unmatched.js';
 import { idempotentCreates } from './idempotency/create.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';

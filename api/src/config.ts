@@ -21,7 +21,11 @@ export interface DatabaseConfig {
   url: string;
   /** Connections per API process. @default 10 (2 tasks × 10 stays well inside Neon's pooler limits) */
   poolMax: number;
-  /** Longest a statement may run before PostgreSQL cancels it and we answer 503. @default 5000 */
+  /**
+   * Longest a query may take, waiting for a pool connection included, before the API cancels it
+   * and answers 503 (`db.ts`, `withDeadline`). On a direct connection PostgreSQL also enforces a
+   * statement_timeout a second later; Neon's pooler accepts none. @default 5000
+   */
   statementTimeoutMs: number;
   /** Longest a new connection may take to open. @default 5 */
   connectTimeoutS: number;

@@ -97,7 +97,17 @@ describe('authentication', () => {
       const text = logs.text();
       expect(text).not.to.include(key.slice(8));
       expect(text).not.to.include(unknown.slice(8));
-      expect(logs.lines.find((line) => line.request_id === 'log-check-1')).to.include({ key_name: name, user_id: 'u', status: 200, route: '/execute' });
+      const line = logs.lines.find((entry) => entry.request_id === 'log-check-1');
+      expect(line).to.include({ level: 'info', msg: 'request', method: 'POST', key_name: name, user_id: 'u', status: 200, route: '/execute', version: 'test' });
+      expect(line?.duration_ms).to.be.a('number');
+      expect(line?.time).to.match(/^\d{4}-\d{2}-\d{2}T/);
+      // The route pattern, never the raw path with its ids.
+      await request(api.url, 'GET', `/v1/users/secret-user/tasks/${randomUUID()}`, { key, headers: { 'X-Request-Id': 'log-check-2' } });
+      expect(logs.lines.find((entry) => entry.request_id === 'log-check-2')).to.include({
+        route: '/v1/users/:user_id/tasks/:task_id',
+        user_id: 'secret-user',
+        status: 404,
+      });
     });
   });
 
