@@ -3,6 +3,7 @@
  * document is valid OpenAPI 3.1, names exactly the routes the router serves, has examples,
  * and describes what the API really answers; `/docs` loads only same-origin assets.
  */
+import { readFile } from 'node:fs/promises';
 import type Router from '@koa/router';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -132,6 +133,16 @@ describe('OpenAPI document and docs', () => {
       expect(routerRoutes(loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url }))).to.deep.equal(routes);
     } finally {
       await bare.stop();
+    }
+  });
+
+  it("the README's API section lists every documented route", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## API'), readme.indexOf('## Configuration'));
+    for (const route of documentRoutes(document)) {
+      // The docs page's own assets are an implementation detail of GET /docs.
+      if (route === 'GET /docs/{asset}') continue;
+      expect(section, route).to.include(`\`${route}`);
     }
   });
 
