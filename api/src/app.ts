@@ -80,9 +80,13 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   app.use(errorHandler(clock));
   app.use(corsMiddleware(config.corsOrigins));
   app.use(async (ctx, next) => {
-    // Draining: finish this request, then close the connection rather than keep it alive.
-    if (lifecycle.draining) ctx.set('Connection', 'close');
-    await next();
+    try {
+      await next();
+    } finally {
+      // Draining (checked as the response goes out, so requests already in flight when SIGTERM
+      // came are covered too): answer, then close the connection instead of keeping it alive.
+      if (lifecycle.draining) ctx.set('Connection', 'close');
+    }
   });
   app.use(router.routes());
   // Nothing matched: 404 or 405, as envelopes.

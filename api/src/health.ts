@@ -67,13 +67,15 @@ export const healthRoutes: RouteDefinition[] = [
     path: '/health/ready',
     auth: 'none',
     handle: async (ctx, services) => {
-      if (services.lifecycle.draining) {
-        // Shutting down: tell the load balancer to route elsewhere, whatever the database says.
+      // Shutting down (before the ping, or by the time it answered): tell the load balancer to
+      // route elsewhere, whatever the database says.
+      const draining = () => {
         ctx.status = 503;
         ctx.body = { status: 'draining' };
-        return;
-      }
+      };
+      if (services.lifecycle.draining) return draining();
       const connected = await pingDatabase(services.db.sql);
+      if (services.lifecycle.draining) return draining();
       ctx.status = connected ? 200 : 503;
       ctx.body = connected ? { status: 'ok', database: 'connected' } : { status: 'unavailable', database: 'unreachable' };
     },

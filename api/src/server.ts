@@ -1,8 +1,9 @@
 /**
  * The HTTP server: opens the pool, listens with load-balancer-safe timeouts, and stops gracefully.
  *
- * Shutdown on SIGTERM/SIGINT: readiness goes 503, the listener stops accepting, in-flight
- * requests get `shutdownGraceMs` (25 s) to finish, then the pool closes and the process
+ * Shutdown on SIGTERM/SIGINT: readiness goes 503, the listener stops accepting, idle
+ * keep-alive connections close, in-flight requests get `shutdownGraceMs` (25 s) to finish and
+ * their responses carry `Connection: close` (app.ts), then the pool closes and the process
  * exits 0. On ECS the task is already deregistered and drained when SIGTERM arrives, and
  * SIGKILL follows 30 s later (the task's stop timeout): the whole sequence fits inside it.
  */

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,47 +42,77 @@ describe('graceful shutdown (in process)', () => {
     await proxy.close();
   });
 
-  it('lets an in-flight request finish, answers readiness 503 meanwhile, refuses new connections, closes the pool', async () => {
+  it('lets in-flight requests finish (readiness answering 503), refuses new connections, closes the pool', async () => {
     const api = await startTestApi(proxy.databaseUrl(db.url), { env: { DB_STATEMENT_TIMEOUT_MS: '20000' } });
     const key = await createTestKey(db.sql);
     expect((await apiClient(api.url, { key }).execute('get-stats', 'warm')).status).to.equal(200);
 
-    const connection = rawConnection(api.url);
-    await once(connection.socket, 'connect');
     proxy.hold();
+    // Two requests waiting on the database when the stop begins: a task operation and a
+    // readiness probe.
+    const operation = rawConnection(api.url);
+    const probe = rawConnection(api.url);
+    await Promise.all([once(operation.socket, 'connect'), once(probe.socket, 'connect')]);
     const body = JSON.stringify({ action: 'get-stats', user_id: 'in-flight' });
-    connection.send(
+    operation.send(
       `POST /execute HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
-    await waitFor(() => api.server.listening && proxy.open > 0, { timeoutMs: 5_000, what: 'the request to reach the database' });
-    // Give the request time to be waiting on the held database.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    probe.send('GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n');
+    // Give both time to be waiting on the held database.
+    await new Promise((resolve) => setTimeout(resolve, 300));
 
     const stopped = api.stop();
     expect(api.lifecycle.draining).to.equal(true);
-    // No new connections.
     const refused = await request(api.url, 'GET', '/health').then(
       () => 'answered',
       (error: NodeJS.ErrnoException) => error.code,
     );
-    expect(refused).to.equal('ECONNREFUSED');
-    // A request on the connection that is still open sees readiness 503.
-    connection.send('GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(refused, 'no new connections').to.equal('ECONNREFUSED');
 
     proxy.restore();
     await stopped;
-    await connection.closed;
-    const responses = connection.received();
-    expect(responses).to.match(/^HTTP\/1\.1 200 OK/);
-    expect(responses).to.include('"total_tasks":0');
-    expect(responses).to.match(/HTTP\/1\.1 503 Service Unavailable[\s\S]*"status":"draining"/);
-    expect(responses.toLowerCase()).to.include('connection: close');
+    await Promise.all([operation.closed, probe.closed]);
+    expect(operation.received()).to.match(/^HTTP\/1\.1 200 OK/);
+    expect(operation.received()).to.include('"total_tasks":0');
+    expect(operation.received().toLowerCase()).to.include('connection: close');
+    expect(probe.received()).to.match(/^HTTP\/1\.1 503 Service Unavailable[\s\S]*\{"status":"draining"\}$/);
     // The pool is closed: nothing can use it any more.
     const afterStop = await api.sql`select 1`.then(
       () => 'ran',
       (error: NodeJS.ErrnoException) => error.code,
     );
     expect(afterStop).to.equal('CONNECTION_ENDED');
+  });
+
+  it('closes a keep-alive connection once its in-flight response is sent, instead of waiting for its idle timeout', async () => {
+    const api = await startTestApi(proxy.databaseUrl(db.url), { env: { DB_STATEMENT_TIMEOUT_MS: '20000' } });
+    const key = await createTestKey(db.sql);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = http.request(new URL('/v1/users/u/stats', api.url), { agent, headers: { 'X-API-Key': key } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect((await get()).connection).to.equal('keep-alive');
+      proxy.hold();
+      const inFlight = get();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = performance.now();
+      const stopped = api.stop();
+      proxy.restore();
+      expect(await inFlight).to.deep.equal({ status: 200, connection: 'close' });
+      await stopped;
+      // The keep-alive timeout is 65 s: a stop this quick did not wait for it.
+      expect(performance.now() - started).to.be.below(10_000);
+    } finally {
+      agent.destroy();
+      proxy.restore();
+    }
   });
 
   it('does not wait for a request longer than the grace period', async () => {
