@@ -28,8 +28,10 @@ import { adminRoutes } from './transports/admin.js';
 import { executeRoute } from './transports/execute.js';
 import { v1Routes } from './transports/v1.js';
 
+/** The state every request carries; defined with the routes. */
 export type { AppState } from './routes.js';
 
+/** What the app is built from: the long-lived parts `server.ts` (or a test) creates. */
 export interface AppDeps {
   config: Config;
   sql: Sql;
@@ -51,6 +53,7 @@ export function appRoutes(config: Pick<Config, 'adminApiKey'>): RouteDefinition[
   ];
 }
 
+/** The Koa app for this configuration: middleware in check order, then the router. */
 export function buildApp(deps: AppDeps): Koa<AppState> {
   const { config, logger } = deps;
   const clock = deps.clock ?? systemClock;

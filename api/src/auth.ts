@@ -39,6 +39,7 @@ export interface AuthenticatedKey {
   name: string;
 }
 
+/** Request state the key checks fill in (on top of what the access log reads). */
 export interface AuthState extends AccessLogState {
   /** Set by `requireServiceKey`. */
   serviceKey?: AuthenticatedKey;
@@ -70,6 +71,7 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/** What service-key authentication needs. */
 export interface ServiceKeyAuthDeps {
   db: Db;
   clock: Clock;

@@ -11,11 +11,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** `NODE_ENV`: production enables the production-only rules (sk_prod_ keys, no CORS wildcard). */
 export type NodeEnv = 'production' | 'development' | 'test';
+/** `LOG_LEVEL`: pino's levels. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** `auto`: named prepared statements unless the URL is a PgBouncer pooler (Neon's `-pooler` host). */
 export type PrepareMode = 'auto' | 'on' | 'off';
 
+/** The database part of the configuration (`DATABASE_URL`, `DB_*`). */
 export interface DatabaseConfig {
   /** Connection string; may carry `sslmode` / `channel_binding` (Neon). Secret. */
   url: string;
@@ -39,6 +42,7 @@ export interface DatabaseConfig {
   prepare: PrepareMode;
 }
 
+/** The whole, validated configuration of the API process. */
 export interface Config {
   nodeEnv: NodeEnv;
   /** @default 8000 (the container port the ALB's target group sends to) */

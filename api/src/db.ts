@@ -12,6 +12,7 @@
 import postgres from 'postgres';
 import type { DatabaseConfig } from './config.js';
 
+/** The pool: a postgres.js `sql` instance. */
 export type Sql = postgres.Sql;
 /** The pool or a transaction: what a query function needs, so it can run inside `sql.begin`. */
 export type Queryable = postgres.Sql | postgres.TransactionSql;

@@ -104,6 +104,7 @@ const RootSchema = strictObject(
 
 const SERVICE_DOC = { tags: ['service'], readsBody: false, usesDatabase: false };
 
+/** `/`, `/openapi.json`, `/docs` and its assets. */
 export const docsRoutes: RouteDefinition[] = [
   {
     method: 'GET',

@@ -36,6 +36,7 @@ const NotReadySchema = {
   ],
 };
 
+/** `/health` and `/health/ready`. */
 export const healthRoutes: RouteDefinition[] = [
   {
     method: 'GET',

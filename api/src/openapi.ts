@@ -144,6 +144,13 @@ function parameters(route: RouteDefinition): unknown[] {
   return list;
 }
 
+/** A JSON request body with its examples (named ones, else the schema's first example). */
+function requestBody(body: NonNullable<RouteDefinition['doc']['body']>): Record<string, unknown> {
+  const example = firstExample(body.schema);
+  const examples = body.examples !== undefined ? { examples: body.examples } : example !== undefined ? { example } : {};
+  return { required: true, content: { 'application/json': { schema: body.schema, ...examples } } };
+}
+
 const SECURITY: Record<RouteDefinition['auth'], unknown[]> = {
   none: [],
   service: [{ ServiceKey: [] }, { ServiceKeyAlias: [] }],
@@ -160,23 +167,7 @@ function operation(route: RouteDefinition): Record<string, unknown> {
     tags: doc.tags,
     security: SECURITY[route.auth],
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(doc.body === undefined
-      ? {}
-      : {
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: doc.body.schema,
-                ...(doc.body.examples === undefined
-                  ? firstExample(doc.body.schema) === undefined
-                    ? {}
-                    : { example: firstExample(doc.body.schema) }
-                  : { examples: doc.body.examples }),
-              },
-            },
-          },
-        }),
+    ...(doc.body === undefined ? {} : { requestBody: requestBody(doc.body) }),
     responses: {
       ...Object.fromEntries(Object.entries(doc.responses).map(([status, response]) => [status, successResponse(response)])),
       ...errorResponses(routeErrors(route)),
@@ -184,6 +175,7 @@ function operation(route: RouteDefinition): Record<string, unknown> {
   };
 }
 
+/** What the document says about the running API. */
 export interface DocumentOptions {
   version: string;
 }

@@ -37,6 +37,7 @@ export interface Services {
   openApiJson: string;
 }
 
+/** The methods routes are registered with (HEAD comes with GET, OPTIONS is answered for all). */
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /**
@@ -87,6 +88,7 @@ export interface RouteDoc {
   usesDatabase: boolean;
 }
 
+/** One route: how it is reached, who may call it, what it does, how it is documented. */
 export interface RouteDefinition {
   method: HttpMethod;
   /** Koa pattern: `/v1/users/:user_id/tasks`. */

@@ -26,6 +26,7 @@ export const HEADERS_TIMEOUT_MS = 66_000;
 /** How long the pool may take to close after the drain (the rest of ECS's 30 s). */
 const POOL_CLOSE_TIMEOUT_S = 3;
 
+/** A started API: its server, address, pool and lifecycle, and how to stop it. */
 export interface RunningServer {
   server: Server;
   /** `http://host:port` as actually bound (port 0 picks a free one). */

@@ -11,6 +11,7 @@
  */
 import http from 'node:http';
 
+/** A response, read whole. */
 export interface ApiResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -23,6 +24,7 @@ export interface ApiResponse {
   error: { code: string; message: string; details?: { path: string; message: string }[]; request_id?: string } | undefined;
 }
 
+/** How to send one request. */
 export interface RequestOptions {
   headers?: Record<string, string | string[]>;
   /** An object (sent as JSON with Content-Type: application/json unless headers say otherwise), text or bytes (sent as is). */
@@ -76,6 +78,7 @@ export async function request(baseUrl: string, method: string, path: string, opt
   });
 }
 
+/** Shortcuts for the API's routes. */
 export interface ApiClient {
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   get(path: string, options?: RequestOptions): Promise<ApiResponse>;

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { createLoggerOptions } from '../../api/src/logger.js';
 import type { Logger } from '../../api/src/logger.js';
 
+/** A logger and what it wrote. */
 export interface CapturedLogs {
   logger: Logger;
   /** Every line so far, parsed. */
@@ -16,6 +17,7 @@ export interface CapturedLogs {
   text(): string;
 }
 
+/** A logger that keeps its lines for the test to read. */
 export function captureLogs(options: { level?: 'info' | 'debug' } = {}): CapturedLogs {
   const raw: string[] = [];
   const lines: Record<string, unknown>[] = [];

@@ -25,8 +25,10 @@
 import { once } from 'node:events';
 import net from 'node:net';
 
+/** What the proxy does with traffic right now. */
 export type ProxyMode = 'forward' | 'hold' | 'cut';
 
+/** A running proxy and its controls. */
 export interface TcpProxy {
   /** The port the proxy listens on (127.0.0.1). */
   readonly port: number;

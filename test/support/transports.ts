@@ -4,8 +4,10 @@
  */
 import type { ApiClient, ApiResponse, RequestOptions } from './api-client.js';
 
+/** An operation's input, as `/execute` would carry it in `payload`. */
 export type Payload = Record<string, unknown>;
 
+/** The six operations over one transport. */
 export interface TransportClient {
   name: 'execute' | 'v1';
   /** The status of a successful create (200 on /execute, 201 on /v1). */
@@ -58,6 +60,7 @@ function queryString(payload: Payload | undefined): string {
   return text === '' ? '' : `?${text}`;
 }
 
+/** The operations as `POST /execute` actions. */
 export function executeTransport(client: ApiClient): TransportClient {
   return {
     name: 'execute',
@@ -72,6 +75,7 @@ export function executeTransport(client: ApiClient): TransportClient {
   };
 }
 
+/** The operations as `/v1` resources. */
 export function v1Transport(client: ApiClient): TransportClient {
   return {
     name: 'v1',

@@ -14,6 +14,7 @@ export const CORS_EXPOSED_HEADERS = ['X-Request-Id', 'Location', 'Retry-After', 
 /** Browsers may cache a preflight this long (10 minutes; Chrome caps it at 2 hours). */
 export const CORS_MAX_AGE_S = 600;
 
+/** CORS for exactly these origins (`CORS_ORIGINS`); `*` means any (refused in production by config). */
 export function corsMiddleware(origins: readonly string[]): Middleware {
   const anyOrigin = origins.includes('*');
   const allowed = new Set(origins);

@@ -8,6 +8,7 @@ import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { ApiError } from '../errors.js';
 
+/** The contract's 404 for a path no route has. */
 export function routeNotFound(method: string, path: string): ApiError {
   return new ApiError('not_found', `No route for ${method} ${path}`);
 }

@@ -22,10 +22,12 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
  * minute per process, after a remembered create, off the request path, in bounded batches.
  */
 export const PURGE_INTERVAL_MS = 60_000;
+/** Most expired entries one purge deletes: bounded work, whatever piled up. */
 export const PURGE_BATCH = 1_000;
 /** A create retries when the entry it collided with expired or vanished meanwhile; rarely twice. */
 const MAX_ATTEMPTS = 3;
 
+/** A create with an `Idempotency-Key`: its scope, its request and the task to insert. */
 export interface IdempotentCreateRequest {
   scope: IdempotencyScope;
   userId: string;
@@ -35,6 +37,7 @@ export interface IdempotentCreateRequest {
   task: NewTask;
 }
 
+/** What a create answers: the task, the status, and whether it is a replay. */
 export interface CreateOutcome {
   task: Task;
   status: number;
@@ -42,6 +45,7 @@ export interface CreateOutcome {
   replayed: boolean;
 }
 
+/** An idempotent create (see `idempotentCreates`). */
 export type CreateTaskOnce = (request: IdempotentCreateRequest) => Promise<CreateOutcome>;
 
 /** The idempotent create of one app, with its purge schedule. */

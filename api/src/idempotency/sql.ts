@@ -6,6 +6,7 @@ import { withDeadline, type Db } from '../db.js';
 import type { Task } from '../schemas/tasks.js';
 import { insertTaskStatement, type NewTask } from '../tasks/sql.js';
 
+/** The transport a create came through: part of an idempotency key's scope. */
 export type Transport = 'execute' | 'v1';
 
 /** Whose key it is: a rotated service key is a new scope (its id differs). */
@@ -69,6 +70,7 @@ export async function insertTaskRemembered(db: Db, scope: IdempotencyScope, reme
   return row;
 }
 
+/** The remembered create of this scope, expired or not. */
 export async function findRemembered(db: Db, scope: IdempotencyScope): Promise<RememberedCreate | undefined> {
   const [row] = await withDeadline(
     db.sql<RememberedCreate[]>`

@@ -18,9 +18,11 @@ const KEY_STATUSES = ['active', 'grace', 'revoked', 'expired'];
 /** Longest grace period a rotation may give the old key over HTTP (90 days). */
 export const MAX_GRACE_SECONDS = 90 * 24 * 60 * 60;
 
+/** `POST /admin/service-keys` body. */
 export const CreateKeyBodySchema = strictObject({ key_name: KeyNameSchema, environment: EnvironmentSchema }, ['key_name', 'environment'], {
   examples: [{ key_name: 'cat-house-prod', environment: 'prod' }],
 });
+/** `POST /admin/rotate-key` body. */
 export const RotateKeyBodySchema = strictObject(
   {
     key_name: KeyNameSchema,
@@ -34,8 +36,10 @@ export const RotateKeyBodySchema = strictObject(
   ['key_name'],
   { examples: [{ key_name: 'cat-house-prod' }] },
 );
+/** `POST /admin/service-keys/{key_name}/revoke` path. */
 export const KeyNamePathSchema = strictObject({ key_name: KeyNameSchema }, ['key_name']);
 
+/** The data of a key issued by `POST /admin/service-keys`. */
 export const CreatedKeySchema = strictObject(
   {
     id: UuidSchema,
@@ -55,6 +59,7 @@ export const CreatedKeySchema = strictObject(
     ],
   },
 );
+/** The data of `POST /admin/rotate-key`. */
 export const RotatedKeySchema = strictObject(
   {
     new_key: { type: 'string', description: 'The new key. Shown this once.' },
@@ -70,6 +75,7 @@ export const RotatedKeySchema = strictObject(
     ],
   },
 );
+/** The data of `GET /admin/service-keys`: no secret, no hash. */
 export const KeyListSchema = strictObject(
   {
     keys: {
@@ -119,6 +125,7 @@ export const KeyListSchema = strictObject(
     ],
   },
 );
+/** The data of a revoke. */
 export const RevokedKeySchema = strictObject(
   { key_name: { type: 'string' }, revoked: { type: 'integer', minimum: 1, description: 'How many keys were stopped.' } },
   ['key_name', 'revoked'],

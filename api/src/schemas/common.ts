@@ -29,11 +29,13 @@ export function safeText(minLength: number, maxLength: number, extra: JsonSchema
   return { type: 'string', minLength, maxLength, pattern: SAFE_TEXT_PATTERN, ...extra };
 }
 
+/** `user_id`: 1..255 code points of storable text. */
 export const UserIdSchema: JsonSchema = safeText(1, 255, {
   description: "The end user's id in the calling service: opaque, compared exactly (no trimming, no case folding).",
   examples: ['user-42'],
 });
 
+/** A UUID, canonical form only. */
 export const UuidSchema: JsonSchema = {
   type: 'string',
   format: 'uuid',

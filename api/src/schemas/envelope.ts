@@ -13,6 +13,7 @@ export function successEnvelope(data: JsonSchema): JsonSchema {
   );
 }
 
+/** One failing field of a 422. */
 export const ErrorDetailSchema = strictObject(
   {
     path: { type: 'string', description: 'JSON pointer into what was sent: /payload/title, /title, /query/limit, /path/task_id.' },
@@ -21,6 +22,7 @@ export const ErrorDetailSchema = strictObject(
   ['path', 'message'],
 );
 
+/** Every error response of /execute, /v1 and /admin. */
 export const ErrorEnvelopeSchema = strictObject(
   {
     success: { const: false },

@@ -14,16 +14,22 @@ import {
   type JsonSchema,
 } from './common.js';
 
+/** A task's status; never null. */
 export const TASK_STATUSES = ['pending', 'in_progress', 'completed'] as const;
+/** One of `TASK_STATUSES`. */
 export type TaskStatus = (typeof TASK_STATUSES)[number];
+/** A task's priority, when it has one. */
 export const TASK_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
+/** One of `TASK_PRIORITIES`. */
 export type TaskPriority = (typeof TASK_PRIORITIES)[number];
 
 /** Limits of the contract; the `tasks` table's CHECK constraints say the same. */
 export const TITLE_MAX = 500;
+/** Longest description, in code points. */
 export const DESCRIPTION_MAX = 10_000;
 /** `list-tasks`: page size bounds and default. */
 export const LIST_LIMIT_MAX = 1_000;
+/** Page size when `limit` is not given. */
 export const LIST_LIMIT_DEFAULT = 100;
 
 const StatusSchema: JsonSchema = { type: 'string', enum: [...TASK_STATUSES] };
@@ -104,16 +110,20 @@ const updateFields = {
   priority: nullable(PrioritySchema),
   due_date: DueDateSchema,
 };
+/** The fields an update can change, for messages. */
 export const UPDATE_FIELDS = Object.keys(updateFields) as (keyof typeof updateFields)[];
 
+/** `create-task` payload, and the `POST /v1/users/{user_id}/tasks` body. */
 export const CreateTaskPayloadSchema = strictObject(createFields, ['title'], {
   examples: [{ title: 'Feed the cats', priority: 'high', due_date: '2026-01-02T08:00:00Z' }],
 });
+/** `list-tasks` payload, and the `GET /v1/users/{user_id}/tasks` query. */
 export const ListTasksPayloadSchema = strictObject(
   { status: StatusSchema, priority: PrioritySchema, limit: LimitSchema, cursor: CursorSchema },
   [],
   { examples: [{ status: 'pending', limit: 20 }] },
 );
+/** `get-task` and `delete-task` payload. */
 export const TaskIdPayloadSchema = strictObject({ task_id: TaskIdSchema }, ['task_id'], {
   examples: [{ task_id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d' }],
 });
@@ -127,10 +137,12 @@ export const UpdateTaskBodySchema = strictObject(updateFields, [], {
   minProperties: 1,
   examples: [{ status: 'completed' }],
 });
+/** `get-stats` payload: nothing. */
 export const EmptyPayloadSchema = strictObject({}, [], { description: 'Takes nothing.' });
 
 /** Path parameters of the `/v1` task routes. */
 export const UserPathSchema = strictObject({ user_id: UserIdSchema }, ['user_id']);
+/** Path parameters of the `/v1` routes of one task. */
 export const TaskPathSchema = strictObject({ user_id: UserIdSchema, task_id: TaskIdSchema }, ['user_id', 'task_id']);
 
 /** `list-tasks`' data. */
@@ -154,11 +166,13 @@ export const TaskPageSchema = strictObject(
     ],
   },
 );
+/** `delete-task`'s data. */
 export const DeletedTaskSchema = strictObject(
   { success: { const: true }, deleted_id: UuidSchema },
   ['success', 'deleted_id'],
   { examples: [{ success: true, deleted_id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d' }] },
 );
+/** `get-stats`' data. */
 export const TaskStatsSchema = strictObject(
   {
     total_tasks: { type: 'integer', minimum: 0 },
@@ -222,17 +236,21 @@ export interface TaskChanges {
   priority?: TaskPriority | null;
   due_date?: string | null;
 }
+/** Validated `update-task` payload. */
 export type UpdateTaskPayload = TaskIdPayload & TaskChanges;
 
+/** `list-tasks`' data. */
 export interface TaskPage {
   tasks: Task[];
   count: number;
   next_cursor: string | null;
 }
+/** `delete-task`'s data. */
 export interface DeletedTask {
   success: true;
   deleted_id: string;
 }
+/** `get-stats`' data. */
 export interface TaskStats {
   total_tasks: number;
   pending_tasks: number;

@@ -28,6 +28,7 @@ export interface ListFilters {
   priority?: TaskPriority | undefined;
 }
 
+/** The opaque cursor for the page after `position`, in the listing `filters` define. */
 export function encodeCursor(position: CursorPosition, filters: ListFilters): string {
   const value = [CURSOR_VERSION, position.createdMicros, position.id, filters.status ?? null, filters.priority ?? null];
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');

@@ -66,12 +66,14 @@ export function insertTaskStatement(sql: Queryable, userId: string, task: NewTas
     returning ${taskColumns(sql)}`;
 }
 
+/** Inserts a task (one statement) and returns it. */
 export async function insertTask(db: Db, userId: string, task: NewTask): Promise<Task> {
   const [row] = await withDeadline(insertTaskStatement(db.sql, userId, task), db.queryTimeoutMs);
   if (row === undefined) throw new Error('insert into tasks returned no row');
   return row;
 }
 
+/** The user's task with this id, if any. */
 export async function selectTask(db: Db, userId: string, id: string): Promise<Task | undefined> {
   const [row] = await withDeadline(
     db.sql<Task[]>`select ${taskColumns(db.sql)} from tasks where id = ${id} and user_id = ${userId}`,
@@ -160,6 +162,7 @@ export async function deleteTask(db: Db, userId: string, id: string): Promise<bo
   return rows.length > 0;
 }
 
+/** The counts `selectStats` returns. */
 export interface StatsRow {
   total_tasks: number;
   pending_tasks: number;

@@ -92,6 +92,7 @@ async function revoke(ctx: RouteContext, services: Services): Promise<void> {
 /** What every admin route shares in its documentation. */
 const COMMON = { readsBody: true, usesDatabase: true, tags: ['admin'] };
 
+/** The `/admin` routes (registered only with `ADMIN_API_KEY`). */
 export const adminRoutes: RouteDefinition[] = [
   {
     method: 'POST',

@@ -29,6 +29,7 @@ import { IdempotencyKeySchema, readIdempotencyKey, REPLAYED_HEADER, respond, ser
 
 /** The actions, in the contract's order. */
 export const ACTIONS = ['create-task', 'list-tasks', 'get-task', 'update-task', 'delete-task', 'get-stats'] as const;
+/** One of `ACTIONS`. */
 export type Action = (typeof ACTIONS)[number];
 
 interface ActionSpec {
@@ -144,6 +145,7 @@ const BODY_EXAMPLES: Record<Action, unknown> = {
   'get-stats': { action: 'get-stats', user_id: 'user-42' },
 };
 
+/** `POST /execute`. */
 export const executeRoute: RouteDefinition = {
   method: 'POST',
   path: '/execute',

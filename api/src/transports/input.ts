@@ -31,8 +31,9 @@ const validateNoBody = compileBody(strictObject({}));
 
 /** The `Idempotency-Key` header, if sent; a bad one adds to `details` (validated with the body). */
 export function readIdempotencyKey(ctx: RouteContext, details: ErrorDetail[]): string | undefined {
-  const value = ctx.get('Idempotency-Key');
+  // Present but empty is a 422, not "no key": look at the raw header, not ctx.get's ''.
   if (ctx.req.headers['idempotency-key'] === undefined) return undefined;
+  const value = ctx.get('Idempotency-Key');
   details.push(...check(validateIdempotencyKey, value, '/headers/idempotency-key'));
   return value;
 }
@@ -64,6 +65,7 @@ function undecodableParams(ctx: RouteContext): ErrorDetail[] {
   return details;
 }
 
+/** What a route validates, besides its key. */
 export interface InputSpec {
   /** Path parameters (`ctx.params`); failures point at `/path/<name>`. */
   params?: ValidateFunction;
@@ -75,6 +77,7 @@ export interface InputSpec {
   idempotent?: boolean;
 }
 
+/** A request's validated input. */
 export interface Input {
   params: Record<string, string>;
   query: Record<string, unknown>;

@@ -97,6 +97,7 @@ async function stats(ctx: RouteContext, services: Services): Promise<void> {
 /** What every `/v1` route shares in its documentation. */
 const COMMON = { readsBody: true, usesDatabase: true, tags: ['tasks'] };
 
+/** The `/v1` routes. */
 export const v1Routes: RouteDefinition[] = [
   {
     method: 'GET',
