@@ -5,8 +5,8 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { expect } from 'chai';
-import { waitFor } from '../scripts/lib/wait.js';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { waitFor } from '../../scripts/lib/wait.js';
+import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 
 describe('tcp-proxy (test support)', () => {
   let echo: net.Server;
