@@ -108,3 +108,17 @@ export async function revokeUsableKeys(sql: Queryable, keyName: string, now: Dat
     returning id`;
   return rows.length;
 }
+
+/** Revokes one key at `at` (the managed-key sync: a key replaced or removed from the secret). */
+export async function revokeKeyById(sql: Queryable, id: string, at: Date): Promise<void> {
+  await sql`update service_api_keys set revoked_at = ${at} where id = ${id}`;
+}
+
+/** Every deployment-managed key that is not revoked, locked until the transaction ends. */
+export async function lockActiveManagedKeys(sql: Queryable): Promise<ServiceKeyRow[]> {
+  return await sql<ServiceKeyRow[]>`
+    select ${sql(KEY_COLUMNS)} from service_api_keys
+    where origin = 'managed' and revoked_at is null
+    order by key_name
+    for update`;
+}
