@@ -59,6 +59,20 @@ describe('SERVICE_API_KEYS parsing (keys/managed.ts)', () => {
     expect(message).to.include('entry #2').and.not.to.match(/sk_prod_[0-9a-f]{8}/);
   });
 
+  it('can require one environment (production accepts only sk_prod_ keys)', () => {
+    const test = generateServiceKey('test');
+    expect(() => parseManagedKeys(JSON.stringify({ 'cat-house-prod': key }), { environment: 'prod' })).not.to.throw();
+    try {
+      parseManagedKeys(JSON.stringify({ 'cat-house-prod': key, 'mobile-test': test }), { environment: 'prod' });
+      expect.fail('a sk_test_ key was accepted');
+    } catch (error) {
+      expect(error).to.be.instanceOf(ManagedKeysError);
+      expect((error as Error).message).to.equal(
+        'SERVICE_API_KEYS entry "mobile-test": a sk_test_ key, but only sk_prod_ keys authenticate here',
+      );
+    }
+  });
+
   it('refuses two entries with the same key', () => {
     expect(parseError(JSON.stringify({ a: key, b: key }))).to.equal(
       'SERVICE_API_KEYS entries "a" and "b" hold the same key: each needs its own',

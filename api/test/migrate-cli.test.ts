@@ -186,6 +186,13 @@ describe('migrate CLI (npm run migrate, a real process)', function () {
     // Checked before migrating: the database is as empty as it was.
     expect((await dumpSchema(database().sql)).relations).to.deep.equal([]);
 
+    const testKeyInProduction = await migrateCli(['up'], {
+      NODE_ENV: 'production',
+      SERVICE_API_KEYS: JSON.stringify({ 'cat-house-prod': good, 'mobile-prod': generateServiceKey('test') }),
+    });
+    expect(testKeyInProduction.code).to.equal(EXIT.config);
+    expect(testKeyInProduction.stderr).to.include('entry "mobile-prod": a sk_test_ key, but only sk_prod_ keys');
+
     const notJson = await migrateCli(['up'], { SERVICE_API_KEYS: `{"cat-house-prod": "${good}"` });
     expect(notJson.code).to.equal(EXIT.config);
     expect(notJson.stderr).to.include('SERVICE_API_KEYS is not valid JSON');

@@ -49,6 +49,7 @@ Environment:
   DATABASE_URL            used when MIGRATION_DATABASE_URL is not set
   SERVICE_API_KEYS        optional JSON {"key-name": "sk_prod_…"}: the deployment-managed
                           keys; after "up", the table matches it (unset: left as they are)
+  NODE_ENV                "production": SERVICE_API_KEYS may hold only sk_prod_ keys
 
 Two runs at once are safe: the second waits for the first, then finds nothing to do.
 
@@ -102,12 +103,16 @@ function parseInvocation(argv: string[]): Invocation | undefined {
   return { command, count, dir, verbose: values.verbose };
 }
 
-/** The managed keys to sync after `up`, checked before anything changes; undefined when unset. */
+/**
+ * The managed keys to sync after `up`, checked before anything changes; undefined when unset.
+ * With `NODE_ENV=production` (as the API tasks run) only `sk_prod_` keys are accepted: the
+ * API would refuse any other.
+ */
 function readManagedKeys(env: Record<string, string | undefined>): ManagedKeyEntry[] | undefined {
   const json = env[MANAGED_KEYS_ENV];
   if (json === undefined || json === '') return undefined;
   try {
-    return parseManagedKeys(json);
+    return parseManagedKeys(json, env.NODE_ENV === 'production' ? { environment: 'prod' } : {});
   } catch (error) {
     if (error instanceof ManagedKeysError) throw new CliError(EXIT.config, error.message);
     throw error;

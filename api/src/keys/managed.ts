@@ -44,11 +44,20 @@ function entryLabel(name: string, index: number): string {
   return printable ? `entry "${name}"` : `entry #${index + 1}`;
 }
 
+export interface ParseManagedKeysOptions {
+  /**
+   * Refuse keys of any environment but this one. In production only `sk_prod_` keys
+   * authenticate, so a `sk_test_` key in the production secret is a mistake best caught at
+   * deploy time, not as 401s. @default any environment
+   */
+  environment?: KeyEnvironment;
+}
+
 /**
  * Parses and checks the secret's JSON. Every problem names its entry; nothing of a key (nor
  * of the JSON, which would contain keys) is ever part of a message.
  */
-export function parseManagedKeys(json: string): ManagedKeyEntry[] {
+export function parseManagedKeys(json: string, options: ParseManagedKeysOptions = {}): ManagedKeyEntry[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -78,6 +87,11 @@ export function parseManagedKeys(json: string): ManagedKeyEntry[] {
       throw new ManagedKeysError(
         `${MANAGED_KEYS_ENV} ${label}: not a well-formed service key ` +
           '(expected sk_dev_, sk_test_ or sk_prod_ followed by at least 43 letters or digits)',
+      );
+    }
+    if (options.environment !== undefined && environment !== options.environment) {
+      throw new ManagedKeysError(
+        `${MANAGED_KEYS_ENV} ${label}: a sk_${environment}_ key, but only sk_${options.environment}_ keys authenticate here`,
       );
     }
     const other = seen.get(key);

@@ -14,7 +14,7 @@ export interface CliResult {
 }
 
 /** The CLIs' own environment variables: a test passes exactly the ones it means. */
-const CLI_VARIABLES = ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'SERVICE_API_KEYS'];
+const CLI_VARIABLES = ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'SERVICE_API_KEYS', 'NODE_ENV'];
 
 export interface RunningCli {
   result: Promise<CliResult>;
