@@ -31,11 +31,14 @@ export const MIGRATION_CONNECT_TIMEOUT_MS = 30_000;
 /** How the migration session shows up in `pg_stat_activity`. */
 export const MIGRATION_APPLICATION_NAME = 'chapi-migrate';
 
+/** `up` applies migrations in file order; `down` undoes the most recent ones. */
 export type MigrationDirection = 'up' | 'down';
 /** What a migration command does: move the schema, or only read its state. */
 export type MigrationOperation = MigrationDirection | 'status';
 
+/** One migration run. */
 export interface MigrateOptions {
+  /** A direct (non-pooler) connection string: the run holds a session advisory lock. */
   databaseUrl: string;
   direction: MigrationDirection;
   /** How many migrations to apply or undo. @default all for up, 1 for down */

@@ -23,6 +23,7 @@ export const EXIT = {
   unavailable: 8,
 } as const;
 
+/** One of the codes in `EXIT`. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** The exit-code table as `--help` shows it. */

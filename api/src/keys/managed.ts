@@ -44,6 +44,7 @@ function entryLabel(name: string, index: number): string {
   return printable ? `entry "${name}"` : `entry #${index + 1}`;
 }
 
+/** How strictly `parseManagedKeys` reads the secret. */
 export interface ParseManagedKeysOptions {
   /**
    * Refuse keys of any environment but this one. In production only `sk_prod_` keys

@@ -28,6 +28,7 @@ export const MAX_ROTATION_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
 /** Names: 1..100 characters of `[a-z0-9-]` (the contract; also a CHECK in the table). */
 export const KEY_NAME_PATTERN = /^[a-z0-9-]{1,100}$/;
 
+/** What an audit entry records: the four actions, and `sync` for the managed-key sync. */
 export type KeyAction = 'create' | 'rotate' | 'revoke' | 'sync';
 
 /**
@@ -42,6 +43,7 @@ export interface AuditEntry {
   detail?: Record<string, string | number>;
 }
 
+/** What the key actions need: the database, the time, where audit entries go, and who acts. */
 export interface KeyServiceDeps {
   sql: Sql;
   clock: Clock;
@@ -81,6 +83,7 @@ export interface KeyListItem {
   last_used_at: Date | null;
 }
 
+/** A newly issued key: its row, and the plaintext to show once. */
 export interface IssuedKey {
   row: ServiceKeyRow;
   /** The plaintext key: shown once, to whoever asked for it, and never stored. */

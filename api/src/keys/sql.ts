@@ -4,8 +4,10 @@
 import type { Queryable } from '../db.js';
 import type { KeyEnvironment } from './format.js';
 
+/** How a key came to be: issued by hand, issued by a rotation, or synced from SERVICE_API_KEYS. */
 export type KeyOrigin = 'created' | 'rotated' | 'managed';
 
+/** A row of `service_api_keys`, without its hash. */
 export interface ServiceKeyRow {
   id: string;
   key_name: string;
@@ -40,6 +42,7 @@ export async function findKeyByHash(sql: Queryable, hash: Buffer): Promise<Servi
   return row;
 }
 
+/** What `insertKey` stores: the hash and display prefix, never the key. */
 export interface NewKey {
   keyName: string;
   environment: KeyEnvironment;

@@ -8,6 +8,7 @@ import postgres from 'postgres';
 import type { Sql } from '../../src/db.js';
 import { databaseUrl, requireTestEnv, TEST_ENV } from '../../../test/support/test-env.js';
 
+/** An empty database of the test server, and how to drop it. */
 export interface EmptyDatabase {
   name: string;
   url: string;
@@ -16,6 +17,7 @@ export interface EmptyDatabase {
   drop(): Promise<void>;
 }
 
+/** Creates an empty database from template0; the caller drops it. */
 export async function createEmptyDatabase(): Promise<EmptyDatabase> {
   const adminUrl = requireTestEnv(TEST_ENV.adminUrl);
   const name = `chapi_e_${requireTestEnv(TEST_ENV.runId)}_${randomBytes(4).toString('hex')}`;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** How a CLI process ended and what it printed. */
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -16,6 +17,7 @@ export interface CliResult {
 /** The CLIs' own environment variables: a test passes exactly the ones it means. */
 const CLI_VARIABLES = ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'SERVICE_API_KEYS', 'NODE_ENV'];
 
+/** A CLI process that is still running. */
 export interface RunningCli {
   result: Promise<CliResult>;
   pid: number | undefined;

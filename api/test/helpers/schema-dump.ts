@@ -5,6 +5,7 @@
  */
 import type { Sql } from '../../src/db.js';
 
+/** One sorted line per catalog object, by kind. */
 export interface SchemaDump {
   relations: string[];
   columns: string[];
@@ -16,6 +17,7 @@ export interface SchemaDump {
   extensions: string[];
 }
 
+/** Reads the catalog of the `public` schema (extensions: the whole database). */
 export async function dumpSchema(sql: Sql): Promise<SchemaDump> {
   const lines = async (query: Promise<{ line: string }[]>): Promise<string[]> => (await query).map((row) => row.line);
   return {
