@@ -22,7 +22,9 @@ async function migrationNames(): Promise<string[]> {
 }
 
 describe('migrate CLI (npm run migrate, a real process)', function () {
-  this.timeout(120_000);
+  // Several tsx processes per test on a machine busy with other tests; a timeout only stops a
+  // hung process, no assertion depends on speed.
+  this.timeout(240_000);
   const database = useEmptyDatabasePerTest();
   const migrateCli = (args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
     runCli('migrate', args, { DATABASE_URL: database().url, ...env });
