@@ -180,5 +180,11 @@ export async function recordProgram(program: () => unknown): Promise<Recording> 
     });
     return (await program()) as Record<string, unknown>;
   });
+  // The stack's outputs can settle before every resource is registered (a resource that waits
+  // on another's outputs registers later): wait for the SDK's outstanding RPCs, as the
+  // language host does before it exits. `waitForRPCs` is exported but not in the typings.
+  const { waitForRPCs } = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
+  if (waitForRPCs === undefined) throw new Error('@pulumi/pulumi no longer exports runtime.waitForRPCs: update recordProgram');
+  await waitForRPCs();
   return { resources: recorded.filter((r) => r.type !== 'pulumi:pulumi:Stack'), outputs: (outputs ?? {}) as Record<string, unknown> };
 }
