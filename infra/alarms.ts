@@ -49,7 +49,8 @@ export class Alarms extends pulumi.ComponentResource {
 
   constructor(name: string, args: AlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chapi:alarms:Alarms', name, {}, opts);
-    const parent = this;
+    // Options of every child resource: parented to this component (the SST way).
+    const child = { parent: this };
     const dimensions = { LoadBalancer: args.loadBalancerArnSuffix, TargetGroup: args.targetGroupArnSuffix };
 
     const topic = createTopic();
@@ -62,9 +63,9 @@ export class Alarms extends pulumi.ComponentResource {
     this.registerOutputs({ topicArn: this.topicArn });
 
     function createTopic(): aws.sns.Topic {
-      const created = new aws.sns.Topic(`${name}-alarms`, {}, { parent });
+      const created = new aws.sns.Topic(`${name}-alarms`, {}, child);
       // CloudWatch alarms publish to a same-account topic with no policy; AWS Budgets needs one.
-      const identity = aws.getCallerIdentityOutput({}, { parent });
+      const identity = aws.getCallerIdentityOutput({}, child);
       new aws.sns.TopicPolicy(
         `${name}-alarms`,
         {
@@ -94,13 +95,13 @@ export class Alarms extends pulumi.ComponentResource {
             ],
           }).json,
         },
-        { parent },
+        child,
       );
       if (args.alarmEmail !== undefined) {
         new aws.sns.TopicSubscription(
           `${name}-alarms-email`,
           { topic: created.arn, protocol: 'email', endpoint: args.alarmEmail },
-          { parent },
+          child,
         );
       }
       return created;
@@ -118,7 +119,7 @@ export class Alarms extends pulumi.ComponentResource {
           evaluationPeriods: EVALUATION_PERIODS,
           ...settings,
         },
-        { parent },
+        child,
       );
     }
 
@@ -187,7 +188,7 @@ export class Alarms extends pulumi.ComponentResource {
             { notificationType: 'FORECASTED', comparisonOperator: 'GREATER_THAN', threshold: BUDGET_FORECAST_PERCENT, thresholdType: 'PERCENTAGE', ...subscribers },
           ],
         },
-        { parent },
+        child,
       );
     }
   }

@@ -91,9 +91,10 @@ export class Edge extends pulumi.ComponentResource {
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chapi:edge:Edge', name, {}, opts);
-    const parent = this;
+    // Options of every child resource: parented to this component (the SST way).
+    const child = { parent: this };
 
-    const zone = aws.route53.getZoneOutput({ name: args.zone, privateZone: false }, { parent });
+    const zone = aws.route53.getZoneOutput({ name: args.zone, privateZone: false }, child);
     const certificateArn = createCertificate();
     const alb = createLoadBalancer();
     const targetGroup = createTargetGroup();
@@ -114,7 +115,7 @@ export class Edge extends pulumi.ComponentResource {
       const certificate = new aws.acm.Certificate(
         `${name}-certificate`,
         { domainName: args.certificateDomain, validationMethod: 'DNS', keyAlgorithm: 'RSA_2048' },
-        { parent },
+        child,
       );
       // One name, so one validation record: declared directly, not inside an apply(), so that
       // previews show it and the graph orders it.
@@ -135,12 +136,12 @@ export class Edge extends pulumi.ComponentResource {
           // account: another certificate's identical record must not block this one.
           allowOverwrite: true,
         },
-        { parent },
+        child,
       );
       const validation = new aws.acm.CertificateValidation(
         `${name}-certificate`,
         { certificateArn: certificate.arn, validationRecordFqdns: [record.fqdn] },
-        { parent },
+        child,
       );
       // The listener takes the validated ARN, so it waits until ACM has issued the certificate.
       return validation.certificateArn;
@@ -163,7 +164,7 @@ export class Edge extends pulumi.ComponentResource {
           enableDeletionProtection: args.deletionProtection,
           enableHttp2: true,
         },
-        { parent },
+        child,
       );
     }
 
@@ -188,7 +189,7 @@ export class Edge extends pulumi.ComponentResource {
             matcher: '200',
           },
         },
-        { parent },
+        child,
       );
     }
 
@@ -202,7 +203,7 @@ export class Edge extends pulumi.ComponentResource {
           // HTTP exists only to send clients to HTTPS (FSBP ELB.1).
           defaultActions: [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }],
         },
-        { parent },
+        child,
       );
       return new aws.lb.Listener(
         `${name}-https`,
@@ -214,7 +215,7 @@ export class Edge extends pulumi.ComponentResource {
           certificateArn,
           defaultActions: [{ type: 'forward', targetGroupArn: targetGroup.arn }],
         },
-        { parent },
+        child,
       );
     }
 
@@ -228,7 +229,7 @@ export class Edge extends pulumi.ComponentResource {
             conditions: [{ pathPattern: { values: ['/admin/*'] } }, { sourceIp: { values: args.adminAllowlist } }],
             actions: [{ type: 'forward', targetGroupArn: targetGroup.arn }],
           },
-          { parent },
+          child,
         );
       }
       new aws.lb.ListenerRule(
@@ -244,7 +245,7 @@ export class Edge extends pulumi.ComponentResource {
             },
           ],
         },
-        { parent },
+        child,
       );
     }
 
@@ -257,7 +258,7 @@ export class Edge extends pulumi.ComponentResource {
           type: 'A',
           aliases: [{ name: alb.dnsName, zoneId: alb.zoneId, evaluateTargetHealth: true }],
         },
-        { parent },
+        child,
       );
     }
   }

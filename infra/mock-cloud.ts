@@ -86,6 +86,39 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
   }
 }
 
+/** A statement as `aws.iam.getPolicyDocument` takes it. */
+interface PolicyStatementInput {
+  sid?: string;
+  effect?: string;
+  actions?: string[];
+  resources?: string[];
+  principals?: { type: string; identifiers: string[] }[];
+  conditions?: { test: string; variable: string; values: string[] }[];
+}
+
+/** The IAM JSON AWS would render, so tests and the policy pack read what AWS will see. */
+function policyDocumentJson(statements: PolicyStatementInput[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: statements.map((statement) => ({
+      ...(statement.sid === undefined ? {} : { Sid: statement.sid }),
+      Effect: statement.effect ?? 'Allow',
+      ...(statement.actions === undefined ? {} : { Action: statement.actions }),
+      ...(statement.resources === undefined ? {} : { Resource: statement.resources }),
+      ...(statement.principals === undefined
+        ? {}
+        : { Principal: Object.fromEntries(statement.principals.map((principal) => [principal.type, principal.identifiers])) }),
+      ...(statement.conditions === undefined
+        ? {}
+        : {
+            Condition: Object.fromEntries(
+              statement.conditions.map((condition) => [condition.test, { [condition.variable]: condition.values }]),
+            ),
+          }),
+    })),
+  });
+}
+
 /** Results of the data sources the program calls. */
 function callResult(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (token) {
@@ -94,8 +127,7 @@ function callResult(token: string, inputs: Record<string, unknown>): Record<stri
     case 'aws:index/getCallerIdentity:getCallerIdentity':
       return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:root`, userId: 'mock' };
     case 'aws:iam/getPolicyDocument:getPolicyDocument':
-      // The document as written, so tests and the plan can read every statement.
-      return { json: JSON.stringify({ Version: '2012-10-17', Statement: inputs.statements ?? [] }) };
+      return { json: policyDocumentJson((inputs.statements ?? []) as PolicyStatementInput[]) };
     default:
       return {};
   }

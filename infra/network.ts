@@ -60,7 +60,8 @@ export class Network extends pulumi.ComponentResource {
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chapi:network:Network', name, {}, opts);
-    const parent = this;
+    // Options of every child resource: parented to this component (the SST way).
+    const child = { parent: this };
     const noNat = args.natMode === 'none';
 
     const vpc = createVpc();
@@ -69,12 +70,12 @@ export class Network extends pulumi.ComponentResource {
     const albSecurityGroup = new aws.ec2.SecurityGroup(
       `${name}-alb`,
       { vpcId: vpc.vpcId, description: 'chapi ALB: HTTPS (and HTTP to redirect) from anywhere' },
-      { parent },
+      child,
     );
     const taskSecurityGroup = new aws.ec2.SecurityGroup(
       `${name}-tasks`,
       { vpcId: vpc.vpcId, description: `chapi tasks: ${CONTAINER_PORT} from the ALB only` },
-      { parent },
+      child,
     );
     createAlbRules();
     createTaskRules();
@@ -108,14 +109,14 @@ export class Network extends pulumi.ComponentResource {
                 { type: 'Private', cidrMask: SUBNET_CIDR_MASK },
               ],
         },
-        { parent },
+        child,
       );
     }
 
     function lockDownDefaultSecurityGroup(): void {
       // Adopting the default group with no rules removes its allow-all rules (FSBP EC2.2):
       // nothing can join it by accident and talk to everything else in it.
-      new aws.ec2.DefaultSecurityGroup(`${name}-default`, { vpcId: vpc.vpcId, ingress: [], egress: [] }, { parent });
+      new aws.ec2.DefaultSecurityGroup(`${name}-default`, { vpcId: vpc.vpcId, ingress: [], egress: [] }, child);
     }
 
     function createFlowLog(): void {
@@ -124,7 +125,7 @@ export class Network extends pulumi.ComponentResource {
       const logGroup = new aws.cloudwatch.LogGroup(
         `${name}-flow-log`,
         { name: `/vpc/${name}/flow-log`, retentionInDays: args.flowLogRetentionDays },
-        { parent },
+        child,
       );
       const role = new aws.iam.Role(
         `${name}-flow-log`,
@@ -144,7 +145,7 @@ export class Network extends pulumi.ComponentResource {
             },
           ],
         },
-        { parent },
+        child,
       );
       new aws.ec2.FlowLog(
         `${name}-flow-log`,
@@ -155,7 +156,7 @@ export class Network extends pulumi.ComponentResource {
           logDestination: logGroup.arn,
           iamRoleArn: role.arn,
         },
-        { parent },
+        child,
       );
     }
 
@@ -178,7 +179,7 @@ export class Network extends pulumi.ComponentResource {
               ...(family === 'v4' ? { cidrIpv4: cidr } : { cidrIpv6: cidr }),
               description: port === HTTP_PORT ? 'HTTP, only redirected to HTTPS' : 'HTTPS',
             },
-            { parent },
+            child,
           );
         }
       }
@@ -192,7 +193,7 @@ export class Network extends pulumi.ComponentResource {
           referencedSecurityGroupId: taskSecurityGroup.id,
           description: 'requests and health checks to the tasks',
         },
-        { parent },
+        child,
       );
     }
 
@@ -207,7 +208,7 @@ export class Network extends pulumi.ComponentResource {
           referencedSecurityGroupId: albSecurityGroup.id,
           description: 'from the ALB only',
         },
-        { parent },
+        child,
       );
       // Out: HTTPS (ECR, S3 layers, Secrets Manager, CloudWatch Logs) and PostgreSQL (Neon).
       // Neon's addresses are not fixed, so the destination is anywhere; the port is not.
@@ -226,7 +227,7 @@ export class Network extends pulumi.ComponentResource {
             cidrIpv4: ANYWHERE_V4,
             description: label === 'https' ? 'AWS APIs (ECR, Secrets Manager, Logs)' : 'Neon PostgreSQL',
           },
-          { parent },
+          child,
         );
       }
     }

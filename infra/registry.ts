@@ -51,7 +51,8 @@ export class Registry extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chapi:registry:Registry', name, {}, opts);
-    const parent = this;
+    // Options of every child resource: parented to this component (the SST way).
+    const child = { parent: this };
 
     const repository = new aws.ecr.Repository(
       `${name}-repository`,
@@ -65,7 +66,7 @@ export class Registry extends pulumi.ComponentResource {
         // Images in use must never vanish with a stack change: deleting the repository is manual.
         forceDelete: false,
       },
-      { parent },
+      child,
     );
 
     new aws.ecr.LifecyclePolicy(
@@ -90,7 +91,7 @@ export class Registry extends pulumi.ComponentResource {
           ],
         }),
       },
-      { parent },
+      child,
     );
 
     const input = pulumi.jsonStringify({
@@ -112,7 +113,7 @@ export class Registry extends pulumi.ComponentResource {
         triggers: [args.buildInputsHash, DOCKER_PLATFORM[args.architecture]],
         addPreviousOutputInEnv: false,
       },
-      { parent },
+      child,
     );
 
     this.repositoryUrl = repository.repositoryUrl;

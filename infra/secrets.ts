@@ -61,18 +61,19 @@ export class Secrets extends pulumi.ComponentResource {
 
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chapi:secrets:Secrets', name, {}, opts);
-    const parent = this;
+    // Options of every child resource: parented to this component (the SST way).
+    const child = { parent: this };
 
     const secret = (id: string, description: string, value: pulumi.Input<string>): SecretRef => {
       const resource = new aws.secretsmanager.Secret(
         `${name}-${id}`,
         { name: `${args.prefix}/${id}`, description, recoveryWindowInDays: RECOVERY_WINDOW_DAYS },
-        { parent },
+        child,
       );
       const version = new aws.secretsmanager.SecretVersion(
         `${name}-${id}`,
         { secretId: resource.id, secretString: pulumi.secret(value) },
-        { parent },
+        child,
       );
       return {
         arn: resource.arn,
@@ -82,7 +83,7 @@ export class Secrets extends pulumi.ComponentResource {
       };
     };
     const generatedKey = (id: string): random.RandomPassword =>
-      new random.RandomPassword(`${name}-${id}`, { length: GENERATED_KEY_LENGTH, special: false }, { parent });
+      new random.RandomPassword(`${name}-${id}`, { length: GENERATED_KEY_LENGTH, special: false }, child);
 
     this.databaseUrl = secret('database-url', "Neon pooler URL (the API's DATABASE_URL)", args.databaseUrls.pooled);
     this.migrationDatabaseUrl = secret(

@@ -108,7 +108,8 @@ export class ApiService extends pulumi.ComponentResource {
 
   constructor(name: string, args: ApiServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chapi:service:ApiService', name, {}, opts);
-    const parent = this;
+    // Options of every child resource: parented to this component (the SST way).
+    const child = { parent: this };
 
     const cluster = createCluster();
     const logGroup = createLogGroup();
@@ -161,7 +162,7 @@ export class ApiService extends pulumi.ComponentResource {
           args.secrets.serviceApiKeys.versionId,
         ],
       },
-      { parent },
+      child,
     );
     const service = createService();
     createAutoScaling();
@@ -180,7 +181,7 @@ export class ApiService extends pulumi.ComponentResource {
           name: 'chapi',
           settings: [{ name: 'containerInsights', value: args.containerInsights ? 'enabled' : 'disabled' }],
         },
-        { parent },
+        child,
       );
     }
 
@@ -188,7 +189,7 @@ export class ApiService extends pulumi.ComponentResource {
       return new aws.cloudwatch.LogGroup(
         `${name}-logs`,
         { name: LOG_GROUP_NAME, retentionInDays: args.logRetentionDays },
-        { parent },
+        child,
       );
     }
 
@@ -226,7 +227,7 @@ export class ApiService extends pulumi.ComponentResource {
           assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: 'ecs-tasks.amazonaws.com' }),
           inlinePolicies: [{ name: 'execution', policy: policy.json }],
         },
-        { parent },
+        child,
       );
     }
 
@@ -292,7 +293,7 @@ export class ApiService extends pulumi.ComponentResource {
           containerDefinitions: pulumi.jsonStringify([definition]),
         },
         // The log group must exist before a task tries to write to it.
-        { parent, dependsOn: [logGroup] },
+        { ...child, dependsOn: [logGroup] },
       );
     }
 
@@ -326,7 +327,7 @@ export class ApiService extends pulumi.ComponentResource {
           enableExecuteCommand: false,
         },
         {
-          parent,
+          ...child,
           // Migrations first: a failed migration leaves the service on its old revision.
           dependsOn: [migration, args.loadBalancer.listener],
           // Autoscaling owns the task count after creation; a deploy must not reset it.
@@ -345,7 +346,7 @@ export class ApiService extends pulumi.ComponentResource {
           minCapacity: args.autoscaling.min,
           maxCapacity: args.autoscaling.max,
         },
-        { parent },
+        child,
       );
       const policy = (id: string, metric: { predefinedMetricType: string; resourceLabel?: pulumi.Input<string> }, value: number) =>
         new aws.appautoscaling.Policy(
@@ -362,7 +363,7 @@ export class ApiService extends pulumi.ComponentResource {
               scaleInCooldown: SCALE_IN_COOLDOWN_S,
             },
           },
-          { parent },
+          child,
         );
       policy('cpu', { predefinedMetricType: 'ECSServiceAverageCPUUtilization' }, args.autoscaling.cpuTargetPercent);
       policy(

@@ -112,7 +112,8 @@ describe('stack config', () => {
       expect(() => loadDatabaseUrls(new pulumi.Config('chapi'))).to.throw(StackConfigError, /^chapi:migrationDatabaseUrl is required: pulumi config set --secret/);
       pulumi.runtime.setAllConfig({ 'chapi:databaseUrl': pooled, 'chapi:migrationDatabaseUrl': direct }, ['chapi:databaseUrl', 'chapi:migrationDatabaseUrl']);
       const urls = loadDatabaseUrls(new pulumi.Config('chapi'));
-      expect(await urls.pooled.isSecret).to.equal(true);
+      expect(await pulumi.isSecret(urls.pooled)).to.equal(true);
+      expect(await pulumi.isSecret(urls.direct)).to.equal(true);
       const value = await new Promise((resolve) => urls.direct.apply(resolve));
       expect(value).to.equal(direct);
     });

@@ -29,7 +29,10 @@ export async function stackConfig(overrides: Record<string, string> = {}): Promi
 
 /** A recorded stack with lookups. */
 export class Stack {
-  constructor(readonly recording: Recording) {}
+  readonly recording: Recording;
+  constructor(recording: Recording) {
+    this.recording = recording;
+  }
 
   all(type: string): RecordedResource[] {
     return this.recording.resources.filter((resource) => resource.type === type);
@@ -123,13 +126,26 @@ export interface ContainerDefinition {
   logConfiguration: { logDriver: string; options: Record<string, string> };
 }
 
-/** An IAM policy document's statements (the mocked getPolicyDocument keeps them as written). */
+/** An IAM policy statement, read back into getPolicyDocument's shape for assertions. */
 export interface Statement {
   sid?: string;
   actions: string[];
   resources: string[];
   principals?: { type: string; identifiers: string[] }[];
 }
+interface IamStatement {
+  Sid?: string;
+  Action: string[];
+  Resource: string[];
+  Principal?: Record<string, string[]>;
+}
 export function statements(policyJson: string): Statement[] {
-  return (JSON.parse(policyJson) as { Statement: Statement[] }).Statement;
+  return (JSON.parse(policyJson) as { Statement: IamStatement[] }).Statement.map((statement) => ({
+    ...(statement.Sid === undefined ? {} : { sid: statement.Sid }),
+    actions: statement.Action,
+    resources: statement.Resource,
+    ...(statement.Principal === undefined
+      ? {}
+      : { principals: Object.entries(statement.Principal).map(([type, identifiers]) => ({ type, identifiers })) }),
+  }));
 }
