@@ -4,6 +4,7 @@
  * the deploy does: tasks are defined, the migrations run, then the service rolls.
  */
 import * as aws from '@pulumi/aws';
+import { local } from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
 import type { Architecture, LogLevel } from './config.js';
 import { MigrationRun } from './migration.js';
@@ -37,6 +38,14 @@ export const DEPLOYMENT_MAX_PERCENT = 200;
 /** Scale out fast on load, scale in slowly so a burst does not flap the task count. */
 const SCALE_OUT_COOLDOWN_S = 60;
 const SCALE_IN_COOLDOWN_S = 300;
+/** The command the rollout check resource runs, from the project root. */
+export const CHECK_ROLLOUT_COMMAND = 'node --import tsx infra/cli/check-rollout.ts';
+/**
+ * A rollout still in progress after the service resource returned gets this long to finish:
+ * the circuit breaker gives up after at most 10 failed task launches (ECS's threshold for a
+ * desired count under 20), each a pull, a 60 s grace and 3 failed checks 30 s apart.
+ */
+const ROLLOUT_CHECK_TIMEOUT_S = 900;
 /** awslogs buffers this much in non-blocking mode, so a CloudWatch hiccup never blocks stdout. */
 const LOG_BUFFER = '4m';
 
@@ -165,6 +174,7 @@ export class ApiService extends pulumi.ComponentResource {
       child,
     );
     const service = createService();
+    createRolloutCheck();
     createAutoScaling();
 
     this.clusterName = cluster.name;
@@ -333,6 +343,29 @@ export class ApiService extends pulumi.ComponentResource {
           // Autoscaling owns the task count after creation; a deploy must not reset it.
           ignoreChanges: ['desiredCount'],
         },
+      );
+    }
+
+    function createRolloutCheck(): void {
+      // After every service update: fail the deploy if the circuit breaker rolled it back,
+      // which the service's own wait for a steady state reports as a success.
+      new local.Command(
+        `${name}-rollout-check`,
+        {
+          create: CHECK_ROLLOUT_COMMAND,
+          environment: {
+            AWS_REGION: args.region,
+            CHECK_ROLLOUT_INPUT: pulumi.jsonStringify({
+              cluster: cluster.arn,
+              service: service.name,
+              taskDefinition: apiTask.arn,
+              timeoutSeconds: ROLLOUT_CHECK_TIMEOUT_S,
+            }),
+          },
+          triggers: [apiTask.arn],
+          addPreviousOutputInEnv: false,
+        },
+        { ...child, dependsOn: [service] },
       );
     }
 

@@ -8,7 +8,8 @@ describe('edge: certificate, load balancer, DNS', () => {
   });
 
   it('requests the wildcard certificate with DNS validation in the existing zone', () => {
-    expect(stack.one(T.certificate, 'chapi-certificate').inputs).to.include({ domainName: '*.gamificator.click', validationMethod: 'DNS' });
+    // DNS validation lets ACM renew on its own (FSBP ACM.1); RSA 2048 is ACM.2's floor.
+    expect(stack.one(T.certificate, 'chapi-certificate').inputs).to.include({ domainName: '*.gamificator.click', validationMethod: 'DNS', keyAlgorithm: 'RSA_2048' });
     const record = stack.one(T.record, 'chapi-certificate-validation').inputs;
     expect(record).to.include({ zoneId: 'Z0123456789MOCK', name: '_validation.gamificator.click.', type: 'CNAME' });
     expect(record.records).to.deep.equal(['_token.acm-validations.aws.']);

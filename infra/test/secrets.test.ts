@@ -53,6 +53,14 @@ describe('secrets', () => {
     expect(GENERATED_KEY_LENGTH).to.be.at.least(MIN_ADMIN_KEY_LENGTH);
   });
 
+  it('has no unused secret: each is read by exactly one task definition (FSBP SecretsManager.3)', () => {
+    const definitions = stack.all(T.taskDefinition).map((definition) => definition.inputs.containerDefinitions as string);
+    for (const secret of stack.all(T.secret)) {
+      const readers = definitions.filter((text) => text.includes(`secret:${String(secret.inputs.name)}-`));
+      expect(readers, String(secret.inputs.name)).to.have.length(1);
+    }
+  });
+
   it('adds a key for each configured client', async () => {
     const more = await recordStack({ serviceClients: JSON.stringify(['cathouse', 'mobile', 'partner-x']) });
     const keys = JSON.parse(unsecret(more.one(T.secretVersion, 'chapi-service-api-keys').inputs.secretString) as string) as Record<string, string>;

@@ -179,7 +179,8 @@ describe('service: task definitions, roles, rollout, autoscaling', () => {
   describe('the service', () => {
     it('runs 2 tasks in the private subnets with no public IP, behind the target group', () => {
       const service = stack.one(T.service, 'chapi-api').inputs;
-      expect(service).to.include({ name: 'chapi-api', desiredCount: 2, launchType: 'FARGATE' });
+      // LATEST: the newest Fargate platform (FSBP ECS.10).
+      expect(service).to.include({ name: 'chapi-api', desiredCount: 2, launchType: 'FARGATE', platformVersion: 'LATEST' });
       expect(service.networkConfiguration).to.deep.equal({
         assignPublicIp: false,
         securityGroups: ['chapi-tasks-id'],
@@ -206,6 +207,18 @@ describe('service: task definitions, roles, rollout, autoscaling', () => {
       const service = stack.one(T.service, 'chapi-api');
       expect(service.dependsOn).to.have.members(['chapi:migration:MigrationRun chapi-migration', 'aws:lb/listener:Listener chapi-https']);
       expect(service.ignoreChanges).to.deep.equal(['desiredCount']);
+    });
+
+    it('fails the deploy afterwards if the circuit breaker rolled the new revision back', () => {
+      const check = stack.one(T.command, 'chapi-rollout-check');
+      expect(check.dependsOn).to.deep.equal(['aws:ecs/service:Service chapi-api']);
+      expect(check.inputs.create).to.equal('node --import tsx infra/cli/check-rollout.ts');
+      expect(check.inputs.triggers).to.deep.equal(['arn:aws:ecs:us-east-1:123456789012:task-definition/chapi-api:1']);
+      const environment = check.inputs.environment as Record<string, string>;
+      expect(JSON.parse(environment.CHECK_ROLLOUT_INPUT as string)).to.deep.include({
+        service: 'chapi-api',
+        taskDefinition: 'arn:aws:ecs:us-east-1:123456789012:task-definition/chapi-api:1',
+      });
     });
 
     it('scales between 2 and the configured maximum on CPU and on ALB requests per target', () => {
