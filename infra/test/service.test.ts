@@ -25,6 +25,10 @@ describe('service: task definitions, roles, rollout, autoscaling', () => {
         requiresCompatibilities: ['FARGATE'],
         runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' },
       });
+      // Never the host's process or IPC namespace (FSBP ECS.3).
+      for (const family of ['chapi-api', 'chapi-migrate']) {
+        expect(stack.one(T.taskDefinition, family).inputs).not.to.have.any.keys('pidMode', 'ipcMode');
+      }
     });
 
     it('runs the image by digest on port 8000 with its default command', () => {
