@@ -161,6 +161,8 @@ export class Network extends pulumi.ComponentResource {
     }
 
     function createAlbRules(): void {
+      // The ALB is IPv4-only today (the VPC has no IPv6 range); the ::/0 rules are there so a
+      // dual-stack ALB (and an AAAA alias) needs no security group change.
       for (const [port, label] of [
         [HTTPS_PORT, 'https'],
         [HTTP_PORT, 'http'],
