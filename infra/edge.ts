@@ -51,8 +51,11 @@ export interface EdgeArgs {
   domain: string;
   /** The certificate's name; must cover `domain`. @example { certificateDomain: '*.gamificator.click' } */
   certificateDomain: string;
+  /** The VPC of the target group. */
   vpcId: pulumi.Input<string>;
+  /** Where the ALB's nodes live: one public subnet per AZ. */
   publicSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** The ALB's security group (`Network.albSecurityGroupId`). */
   albSecurityGroupId: pulumi.Input<string>;
   /**
    * Source CIDRs that may reach `/admin/*`; everyone else gets a 403 from the ALB itself.

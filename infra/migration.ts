@@ -18,17 +18,23 @@ import * as pulumi from '@pulumi/pulumi';
 export const RUN_TASK_COMMAND = 'node --import tsx infra/cli/run-task.ts';
 
 export interface MigrationRunArgs {
+  /** The cluster to run the task in (the service's). */
   cluster: pulumi.Input<string>;
   /** The migration task definition, a pinned revision. */
   taskDefinitionArn: pulumi.Input<string>;
+  /** The container whose exit code decides. @example { containerName: 'migrate' } */
   containerName: string;
+  /** The service's subnets and security group: the task reaches Neon the way the API does. */
   subnetIds: pulumi.Input<pulumi.Input<string>[]>;
   securityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** Only in the no-NAT mode. @default false */
   assignPublicIp: boolean;
+  /** The task definition's awslogs group and stream prefix, to name the stream on failure. */
   logGroupName: pulumi.Input<string>;
   logStreamPrefix: string;
   /** The task must stop within this long. @default 600 (`chapi:migrationTimeout`) */
   timeoutSeconds: number;
+  /** Region of the ECS calls. @example { region: 'us-east-1' } */
   region: string;
   /**
    * What reruns the migrations when it changes: the image digest, the migrations' content

@@ -17,7 +17,9 @@ import { buildInputsHash, migrationsHash } from './build-inputs.js';
 import { installMockCloud, isSecretValue, recordProgram, setStackConfig, type Recording } from './mock-cloud.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The committed plan reviewers diff. */
 export const PLAN_FILE = path.join(ROOT, 'infra', 'plan.prod.json');
+/** The stack whose config the plan uses. */
 export const STACK_FILE = path.join(ROOT, 'Pulumi.prod.yaml');
 
 /**

@@ -30,6 +30,7 @@ export interface RegistryArgs {
   /** Build context and Dockerfile, relative to the project root. @default '.', 'Dockerfile' */
   context?: string;
   dockerfile?: string;
+  /** Region of the ECR calls. @example { region: 'us-east-1' } */
   region: string;
 }
 

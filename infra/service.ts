@@ -50,10 +50,13 @@ const ROLLOUT_CHECK_TIMEOUT_S = 900;
 const LOG_BUFFER = '4m';
 
 export interface ApiServiceArgs {
+  /** The region of the log configuration and the deploy commands. @example { region: 'us-east-1' } */
   region: string;
-  /** The image by digest (`Registry.imageRef`). */
+  /** The image by digest (`Registry.imageRef`); both task definitions run it. */
   imageRef: pulumi.Input<string>;
+  /** The only repository the execution roles may pull from. */
   repositoryArn: pulumi.Input<string>;
+  /** CPU architecture of the tasks (the image is built for it). @default 'x86_64' */
   architecture: Architecture;
   /** Fargate CPU units. @default 256 (0.25 vCPU) */
   cpu: number;
@@ -61,13 +64,19 @@ export interface ApiServiceArgs {
   memoryMiB: number;
   /** @default 2 */
   desiredCount: number;
+  /** Task count bounds and targets. @default { min: 2, max: 6, cpuTargetPercent: 60, requestsPerTargetPerMinute: 3000 } */
   autoscaling: { min: number; max: number; cpuTargetPercent: number; requestsPerTargetPerMinute: number };
+  /** Days `/ecs/task-api` keeps events. @default 30 */
   logRetentionDays: number;
+  /** The API's `LOG_LEVEL`. @default 'info' */
   logLevel: LogLevel;
+  /** The API's `CORS_ORIGINS`. @default [] */
   corsOrigins: string[];
+  /** The API's `DB_POOL_MAX` per task. @default 10 */
   dbPoolMax: number;
   /** ECS Container Insights. @default false (≈ $5–10/month for this service: see infra/README.md) */
   containerInsights: boolean;
+  /** Where tasks run (the service's and the migration task's network). */
   network: {
     subnetIds: pulumi.Input<string[]>;
     securityGroupId: pulumi.Input<string>;
@@ -81,13 +90,16 @@ export interface ApiServiceArgs {
     /** The service must not register targets before the listener exists. */
     listener: pulumi.Resource;
   };
+  /** The API reads the first two, the migration task the last two; each role exactly its own. */
   secrets: {
     databaseUrl: SecretRef;
     adminApiKey: SecretRef;
     migrationDatabaseUrl: SecretRef;
     serviceApiKeys: SecretRef;
   };
+  /** The migration run before each rollout. */
   migration: {
+    /** @default 600 */
     timeoutSeconds: number;
     /** Extra reasons to rerun the migrations (the migrations' content hash). */
     triggers: pulumi.Input<string>[];
