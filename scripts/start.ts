@@ -16,9 +16,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { systemClock } from '../api/src/clock.js';
+import { hashServiceKey } from '../api/src/keys/format.js';
+import { createKey, KeyActionError, type KeyServiceDeps } from '../api/src/keys/service.js';
+import { findKeyByHash } from '../api/src/keys/sql.js';
+import { isKeyUsable } from '../api/src/keys/status.js';
 import { migrate } from '../api/src/migrate.js';
-import { displayPrefix, generateServiceKey, hashServiceKey } from '../api/src/keys/format.js';
-import { findKeyByHash, insertKey } from '../api/src/keys/sql.js';
 import {
   freePort,
   isPortFree,
@@ -75,22 +78,27 @@ async function ensureDevKey(databaseUrl: string): Promise<string> {
     const existing = saved[slot];
     if (existing !== undefined) {
       const row = await findKeyByHash(sql, hashServiceKey(existing));
-      if (row !== undefined && row.revoked_at === null && (row.expires_at === null || row.expires_at > new Date())) {
-        return existing;
-      }
+      if (row !== undefined && isKeyUsable(row, Date.now())) return existing;
     }
-    const key = generateServiceKey('dev');
-    const [current] = await sql`
-      select 1 from service_api_keys
-      where key_name = ${DEV_KEY_NAME} and revoked_at is null and expires_at is null`;
-    // The name is taken when the saved file was lost: issue under a fresh name instead.
-    const keyName = current === undefined ? DEV_KEY_NAME : `${DEV_KEY_NAME}-${slot.slice(0, 6)}-${Date.now().toString(36)}`;
-    await insertKey(sql, { keyName, environment: 'dev', hash: hashServiceKey(key), displayPrefix: displayPrefix(key), origin: 'created' });
-    saved[slot] = key;
+    const deps: KeyServiceDeps = {
+      sql,
+      clock: systemClock,
+      audit: (entry) => log(`issued dev service key "${entry.key_name}"`),
+      actor: 'npm-start',
+    };
+    let issued;
+    try {
+      issued = await createKey(deps, { keyName: DEV_KEY_NAME, environment: 'dev' });
+    } catch (error) {
+      if (!(error instanceof KeyActionError && error.reason === 'name_taken')) throw error;
+      // The name is taken when the saved file was lost: issue under a fresh name instead.
+      const keyName = `${DEV_KEY_NAME}-${slot.slice(0, 6)}-${Date.now().toString(36)}`;
+      issued = await createKey(deps, { keyName, environment: 'dev' });
+    }
+    saved[slot] = issued.plaintext;
     await mkdir(DATA_DIR, { recursive: true });
     await writeFile(file, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
-    log(`issued dev service key "${keyName}"`);
-    return key;
+    return issued.plaintext;
   } finally {
     await sql.end();
   }

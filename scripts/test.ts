@@ -30,6 +30,8 @@ interface Suite {
 
 const DEFAULT_SUITES: Record<string, Suite> = {
   app: { config: '.mocharc.json', spec: ['api/test/**/*.test.ts', 'test/**/*.test.ts'] },
+  // The Pulumi program under mocks, its helper scripts, and the CrossGuard policy pack.
+  infra: { config: 'infra/.mocharc.json', spec: ['infra/test/**/*.test.ts', 'policy/test/**/*.test.ts'] },
 };
 /** `CHAPI_TEST_SUITES` (JSON, name → suite) replaces the list: the runner's own tests use it. */
 const SUITES: Record<string, Suite> =

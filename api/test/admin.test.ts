@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { KEY_CACHE_TTL_MS } from '../src/auth.js';
 import { ManualClock } from '../src/clock.js';
+import { AUDIT_EVENT } from '../src/keys/audit.js';
 import { displayPrefix, generateServiceKey, hashServiceKey } from '../src/keys/format.js';
 import { DEFAULT_ROTATION_GRACE_MS } from '../src/keys/service.js';
 import { insertKey } from '../src/keys/sql.js';
@@ -175,6 +176,7 @@ describe('admin routes', () => {
       clock.advance(60_000);
       expect(await works(old)).to.equal(false);
       expectError(await rotate({ key_name: keyName, grace_seconds: -1 }), 422, 'validation_failed');
+      expectError(await rotate({ key_name: keyName, grace_seconds: 30 * 24 * 60 * 60 + 1 }), 422, 'validation_failed');
       expectError(await rotate({ key_name: keyName, grace_seconds: 1.5 }), 422, 'validation_failed');
     });
 
@@ -221,13 +223,13 @@ describe('admin routes', () => {
     const rotated = (await admin.post('/admin/rotate-key', { key_name: keyName }, { headers: { ...asAdmin.headers, 'X-Request-Id': 'audit-rotate' } })).data
       .new_key as string;
     await admin.post(`/admin/service-keys/${keyName}/revoke`, undefined, { headers: { ...asAdmin.headers, 'X-Request-Id': 'audit-revoke' } });
-    const audits = logs.lines.slice(before).filter((line) => line.audit !== undefined);
-    expect(audits.map((line) => [line.request_id, (line.audit as Record<string, unknown>).action, (line.audit as Record<string, unknown>).key_name])).to.deep.equal([
+    const audits = logs.lines.slice(before).filter((line) => line.event === AUDIT_EVENT);
+    expect(audits.map((line) => [line.request_id, line.action, line.key_name])).to.deep.equal([
       ['audit-create', 'create', keyName],
       ['audit-rotate', 'rotate', keyName],
       ['audit-revoke', 'revoke', keyName],
     ]);
-    for (const line of audits) expect((line.audit as Record<string, unknown>).actor).to.equal(`request:${line.request_id as string}`);
+    for (const line of audits) expect(line.actor).to.equal(`request:${line.request_id as string}`);
     const text = logs.text();
     expect(text).not.to.include(key.slice(8));
     expect(text).not.to.include(rotated.slice(8));

@@ -5,6 +5,7 @@ import {
   createKey,
   DEFAULT_ROTATION_GRACE_MS,
   KeyActionError,
+  MAX_ROTATION_GRACE_MS,
   listKeys,
   revokeKey,
   rotateKey,
@@ -74,6 +75,32 @@ describe('service key lifecycle (keys/service.ts)', () => {
     expect(await usable(rotated.plaintext)).to.equal(false);
     // All revoked: the name may be reused.
     await createKey(deps, { keyName: 'to-revoke', environment: 'dev' });
+  });
+
+  it('tells apart a taken name (409 name_taken) from a missing one (404 no_active_key)', async () => {
+    await createKey(deps, { keyName: 'taken', environment: 'test' });
+    const taken = await createKey(deps, { keyName: 'taken', environment: 'test' }).catch((thrown: unknown) => thrown);
+    expect(taken).to.be.instanceOf(KeyActionError).with.property('reason', 'name_taken');
+    const missing = await rotateKey(deps, { keyName: 'missing' }).catch((thrown: unknown) => thrown);
+    expect(missing).to.be.instanceOf(KeyActionError).with.property('reason', 'no_active_key');
+  });
+
+  it('rotates with no grace: the old key stops at once', async () => {
+    const old = await createKey(deps, { keyName: 'no-grace', environment: 'test' });
+    const rotated = await rotateKey(deps, { keyName: 'no-grace', graceMs: 0 });
+    expect(rotated.oldKeyExpiresAt.getTime()).to.equal(clock.now());
+    expect(await usable(old.plaintext)).to.equal(false);
+    expect(await usable(rotated.plaintext)).to.equal(true);
+  });
+
+  it('refuses a grace period below zero or above the cap, changing nothing', async () => {
+    const old = await createKey(deps, { keyName: 'bad-grace', environment: 'test' });
+    for (const graceMs of [-1, MAX_ROTATION_GRACE_MS + 1, 1.5, Number.NaN]) {
+      const error = await rotateKey(deps, { keyName: 'bad-grace', graceMs }).catch((thrown: unknown) => thrown);
+      expect(error, String(graceMs)).to.be.instanceOf(RangeError);
+    }
+    const rows = await db.sql`select id, expires_at from service_api_keys where key_name = 'bad-grace'`;
+    expect(rows).to.deep.equal([{ id: old.row.id, expires_at: null }]);
   });
 
   it('answers not_found for rotating or revoking a name with no active key', async () => {

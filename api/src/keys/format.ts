@@ -4,7 +4,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 
+/** The environments a key belongs to: the `<env>` of `sk_<env>_<secret>`. */
 export const KEY_ENVIRONMENTS = ['dev', 'test', 'prod'] as const;
+/** One of `KEY_ENVIRONMENTS`. */
 export type KeyEnvironment = (typeof KEY_ENVIRONMENTS)[number];
 
 /** Random bytes behind a generated key: 256 bits, as the contract's minimum. */

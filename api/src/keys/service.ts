@@ -19,13 +19,22 @@ import { keyStatus, type KeyStatus } from './status.js';
 
 /** A rotated-out key keeps working this long by default: time for clients to switch. */
 export const DEFAULT_ROTATION_GRACE_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * The longest grace a rotation may give the old key. A month is ample for a client to
+ * deploy the new key; a longer grace would keep a possibly leaked key alive for no reason.
+ */
+export const MAX_ROTATION_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** Names: 1..100 characters of `[a-z0-9-]` (the contract; also a CHECK in the table). */
 export const KEY_NAME_PATTERN = /^[a-z0-9-]{1,100}$/;
 
+/** What an audit entry records: the four actions, and `sync` for the managed-key sync. */
 export type KeyAction = 'create' | 'rotate' | 'revoke' | 'sync';
 
-/** One audit entry: what was done to which name, and by whom (`cli` or `request:<id>`). */
+/**
+ * One audit entry: what was done to which name, and by whom: `cli` (the keys CLI),
+ * `request:<id>` (an admin route) or `migrate` (the deployment's managed-key sync).
+ */
 export interface AuditEntry {
   action: KeyAction;
   key_name: string;
@@ -34,22 +43,31 @@ export interface AuditEntry {
   detail?: Record<string, string | number>;
 }
 
+/** What the key actions need: the database, the time, where audit entries go, and who acts. */
 export interface KeyServiceDeps {
   sql: Sql;
   clock: Clock;
   audit: (entry: AuditEntry) => void;
-  /** Who acts: `cli`, or `request:<request id>` for the admin routes. */
+  /** Who acts: `cli`, `request:<request id>` for the admin routes, `migrate` for the sync. */
   actor: string;
 }
+
+/**
+ * Why a key action was refused, finer than the HTTP code: the CLI gives each its own exit
+ * code. `no_active_key` → 404; `name_taken` and `managed` → 409.
+ */
+export type KeyRefusal = 'no_active_key' | 'name_taken' | 'managed';
 
 /** Why a key action was refused; `code` matches the API's error codes. */
 export class KeyActionError extends Error {
   override name = 'KeyActionError';
   readonly code: 'not_found' | 'conflict';
+  readonly reason: KeyRefusal;
 
-  constructor(code: 'not_found' | 'conflict', message: string) {
+  constructor(code: 'not_found' | 'conflict', message: string, reason?: KeyRefusal) {
     super(message);
     this.code = code;
+    this.reason = reason ?? (code === 'not_found' ? 'no_active_key' : 'name_taken');
   }
 }
 
@@ -65,10 +83,16 @@ export interface KeyListItem {
   last_used_at: Date | null;
 }
 
+/** A newly issued key: its row, and the plaintext to show once. */
 export interface IssuedKey {
   row: ServiceKeyRow;
   /** The plaintext key: shown once, to whoever asked for it, and never stored. */
   plaintext: string;
+}
+
+/** Managed keys change only through the deployment's SERVICE_API_KEYS secret (keys/managed.ts). */
+function managedRefusal(keyName: string): string {
+  return `key "${keyName}" is managed by the deployment (SERVICE_API_KEYS): change the secret instead`;
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -93,7 +117,7 @@ export async function createKey(
   } catch (error) {
     // The partial unique index makes this race-free: two creates of one name, one wins.
     if (isUniqueViolation(error)) {
-      throw new KeyActionError('conflict', `key name "${input.keyName}" already has an active key`);
+      throw new KeyActionError('conflict', `key name "${input.keyName}" already has an active key`, 'name_taken');
     }
     throw error;
   }
@@ -125,13 +149,19 @@ export async function rotateKey(
   input: { keyName: string; graceMs?: number },
 ): Promise<IssuedKey & { oldKeyExpiresAt: Date }> {
   const graceMs = input.graceMs ?? DEFAULT_ROTATION_GRACE_MS;
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > MAX_ROTATION_GRACE_MS) {
+    // The callers validate what a person typed; this guards against a caller's bug.
+    throw new RangeError(`graceMs must be a whole number from 0 to ${MAX_ROTATION_GRACE_MS}`);
+  }
   const now = deps.clock.now();
   const oldKeyExpiresAt = new Date(now + graceMs);
   const issued = await deps.sql.begin(async (tx) => {
     const current = await lockCurrentKey(tx, input.keyName);
-    if (current === undefined) throw new KeyActionError('not_found', `key name "${input.keyName}" has no active key`);
+    if (current === undefined) {
+      throw new KeyActionError('not_found', `key name "${input.keyName}" has no active key`, 'no_active_key');
+    }
     if (current.origin === 'managed') {
-      throw new KeyActionError('conflict', `key "${input.keyName}" is managed by the deployment: change its secret instead`);
+      throw new KeyActionError('conflict', managedRefusal(input.keyName), 'managed');
     }
     // Expire the old key first: the one-current-key-per-name index then admits the new one.
     await setKeyExpiry(tx, current.id, oldKeyExpiresAt);
@@ -158,9 +188,11 @@ export async function revokeKey(deps: KeyServiceDeps, input: { keyName: string }
   const now = new Date(deps.clock.now());
   const revoked = await deps.sql.begin(async (tx) => {
     const usable = await usableKeysByName(tx, input.keyName, now);
-    if (usable.length === 0) throw new KeyActionError('not_found', `key name "${input.keyName}" has no active key`);
+    if (usable.length === 0) {
+      throw new KeyActionError('not_found', `key name "${input.keyName}" has no active key`, 'no_active_key');
+    }
     if (usable.some((key) => key.origin === 'managed')) {
-      throw new KeyActionError('conflict', `key "${input.keyName}" is managed by the deployment: change its secret instead`);
+      throw new KeyActionError('conflict', managedRefusal(input.keyName), 'managed');
     }
     return await revokeUsableKeys(tx, input.keyName, now);
   });

@@ -4,8 +4,10 @@
 import type { Queryable } from '../db.js';
 import type { KeyEnvironment } from './format.js';
 
+/** How a key came to be: issued by hand, issued by a rotation, or synced from SERVICE_API_KEYS. */
 export type KeyOrigin = 'created' | 'rotated' | 'managed';
 
+/** A row of `service_api_keys`, without its hash. */
 export interface ServiceKeyRow {
   id: string;
   key_name: string;
@@ -40,6 +42,7 @@ export async function findKeyByHash(sql: Queryable, hash: Buffer): Promise<Servi
   return row;
 }
 
+/** What `insertKey` stores: the hash and display prefix, never the key. */
 export interface NewKey {
   keyName: string;
   environment: KeyEnvironment;
@@ -107,6 +110,20 @@ export async function revokeUsableKeys(sql: Queryable, keyName: string, now: Dat
     where key_name = ${keyName} and revoked_at is null and (expires_at is null or expires_at > ${now})
     returning id`;
   return rows.length;
+}
+
+/** Revokes one key at `at` (the managed-key sync: a key replaced or removed from the secret). */
+export async function revokeKeyById(sql: Queryable, id: string, at: Date): Promise<void> {
+  await sql`update service_api_keys set revoked_at = ${at} where id = ${id}`;
+}
+
+/** Every deployment-managed key that is not revoked, locked until the transaction ends. */
+export async function lockActiveManagedKeys(sql: Queryable): Promise<ServiceKeyRow[]> {
+  return await sql<ServiceKeyRow[]>`
+    select ${sql(KEY_COLUMNS)} from service_api_keys
+    where origin = 'managed' and revoked_at is null
+    order by key_name
+    for update`;
 }
 
 /**

@@ -4,8 +4,10 @@
  */
 import type { ServiceKeyRow } from './sql.js';
 
+/** What the admin list shows: `grace` is a rotated-out key that still works until `expires_at`. */
 export type KeyStatus = 'active' | 'grace' | 'revoked' | 'expired';
 
+/** The key's status at `now` (milliseconds since the epoch). */
 export function keyStatus(key: Pick<ServiceKeyRow, 'revoked_at' | 'expires_at'>, now: number): KeyStatus {
   if (key.revoked_at !== null && key.revoked_at.getTime() <= now) return 'revoked';
   if (key.expires_at === null) return 'active';

@@ -3,6 +3,7 @@
  * administration"). Field names follow the Cat House client.
  */
 import { KEY_ENVIRONMENTS } from '../keys/format.js';
+import { MAX_ROTATION_GRACE_MS } from '../keys/service.js';
 import { OutputDateTimeSchema, strictObject, UuidSchema, type JsonSchema } from './common.js';
 
 /** 1..100 characters of `[a-z0-9-]` (the contract; `keys/service.ts` and the table agree). */
@@ -15,8 +16,8 @@ export const KeyNameSchema: JsonSchema = {
 const EnvironmentSchema: JsonSchema = { type: 'string', enum: [...KEY_ENVIRONMENTS] };
 const KEY_STATUSES = ['active', 'grace', 'revoked', 'expired'];
 
-/** Longest grace period a rotation may give the old key over HTTP (90 days). */
-export const MAX_GRACE_SECONDS = 90 * 24 * 60 * 60;
+/** Longest grace period a rotation may give the old key: the key lifecycle's own cap. */
+export const MAX_GRACE_SECONDS = MAX_ROTATION_GRACE_MS / 1000;
 
 /** `POST /admin/service-keys` body. */
 export const CreateKeyBodySchema = strictObject({ key_name: KeyNameSchema, environment: EnvironmentSchema }, ['key_name', 'environment'], {
@@ -30,7 +31,7 @@ export const RotateKeyBodySchema = strictObject(
       type: 'integer',
       minimum: 0,
       maximum: MAX_GRACE_SECONDS,
-      description: 'How long the old key keeps working. Default 7 days.',
+      description: 'How long the old key keeps working, at most 30 days. Default 7 days.',
     },
   },
   ['key_name'],

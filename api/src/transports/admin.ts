@@ -6,7 +6,8 @@
  */
 import { withDeadline } from '../db.js';
 import { ApiError } from '../errors.js';
-import { createKey, KeyActionError, listKeys, revokeKey, rotateKey, type AuditEntry, type KeyServiceDeps } from '../keys/service.js';
+import { AUDIT_EVENT, auditToLogger } from '../keys/audit.js';
+import { createKey, KeyActionError, listKeys, revokeKey, rotateKey, type KeyServiceDeps } from '../keys/service.js';
 import type { KeyEnvironment } from '../keys/format.js';
 import type { RouteContext, RouteDefinition, Services } from '../routes.js';
 import {
@@ -26,14 +27,17 @@ const ROTATE: InputSpec = { body: { validate: compileBody(RotateKeyBodySchema) }
 const LIST: InputSpec = {};
 const REVOKE: InputSpec = { params: compileBody(KeyNamePathSchema) };
 
-/** The key service, acting for this request; its audit entries become log lines. */
+/**
+ * The key service, acting for this request: its audit entries become the same log lines the
+ * keys CLI and the managed-key sync write (`keys/audit.ts`), with this request's id.
+ */
 function keyService(ctx: RouteContext, services: Services): KeyServiceDeps {
   const requestId = ctx.state.requestId;
   return {
     sql: services.db.sql,
     clock: services.clock,
     actor: `request:${requestId}`,
-    audit: (entry: AuditEntry) => services.logger.info({ audit: entry, request_id: requestId }, `service key ${entry.action}`),
+    audit: auditToLogger(services.logger.child({ request_id: requestId })),
   };
 }
 
@@ -78,7 +82,9 @@ async function rotate(ctx: RouteContext, services: Services): Promise<void> {
 async function list(ctx: RouteContext, services: Services): Promise<void> {
   await readInput(ctx, LIST);
   const keys = await run(services, () => listKeys({ sql: services.db.sql, clock: services.clock }));
-  services.logger.info({ audit: { action: 'list', actor: `request:${ctx.state.requestId}` }, request_id: ctx.state.requestId }, 'service key list');
+  // Reading the keys is audited too, in the same shape (there is no key name to record).
+  const requestId = ctx.state.requestId;
+  services.logger.info({ event: AUDIT_EVENT, action: 'list', actor: `request:${requestId}`, request_id: requestId }, 'service key list');
   respond(ctx, services, 200, { keys });
 }
 

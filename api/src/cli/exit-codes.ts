@@ -1,0 +1,50 @@
+/**
+ * The exit codes of `npm run migrate` and `npm run keys`, one table for both, so a script or
+ * the deploy pipeline can tell a retryable outage (8) from a mistake to fix (2..7).
+ */
+export const EXIT = {
+  /** Done. */
+  ok: 0,
+  /** A migration failed (rolled back), or an unexpected error. */
+  failure: 1,
+  /** Bad arguments: unknown command or option, missing or malformed value. */
+  usage: 2,
+  /** `--env` is not dev, test or prod. */
+  badEnvironment: 3,
+  /** No active key has that name (rotate, revoke). */
+  notFound: 4,
+  /** The name already has an active key (create). */
+  nameTaken: 5,
+  /** The key is managed by the deployment (SERVICE_API_KEYS): change the secret instead. */
+  managedKey: 6,
+  /** The environment is wrong: a missing or malformed URL or SERVICE_API_KEYS, login refused, no such database or table. */
+  config: 7,
+  /** The database cannot be reached (down, restarting, too slow): retry later. */
+  unavailable: 8,
+} as const;
+
+/** One of the codes in `EXIT`. */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** The exit-code table as `--help` shows it. */
+export const EXIT_CODES_HELP = `Exit codes:
+  0  done
+  1  a migration failed (rolled back) or an unexpected error
+  2  bad arguments
+  3  --env is not dev, test or prod
+  4  no active key has that name
+  5  the name already has an active key
+  6  the key is managed by the deployment (SERVICE_API_KEYS)
+  7  configuration: database URL, SERVICE_API_KEYS, login, missing database or table
+  8  the database cannot be reached: retry later`;
+
+/** A failure the CLI reports as one message and an exit code (no stack trace). */
+export class CliError extends Error {
+  override name = 'CliError';
+  readonly exitCode: ExitCode;
+
+  constructor(exitCode: ExitCode, message: string) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
