@@ -2,21 +2,36 @@
  * Builds the Koa application from its parts. It listens on nothing: `server.ts` does that,
  * and tests drive the app over real HTTP on an ephemeral port.
  *
- * Order matters: the request id comes first so every response and log line has one; the
- * access log wraps the error handler so it sees the final status.
+ * Order matters, and follows the contract's check order: the request id comes first so every
+ * response and log line has one; the access log wraps the error handler so it sees the final
+ * status; CORS answers preflights before any route exists; then the route (404), the method
+ * (405), the key (401, per route) and the route's own body and schema checks.
  */
 import Koa from 'koa';
+import { ServiceKeyAuth } from './auth.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Sql } from './db.js';
-import { failure } from './envelope.js';
-import { healthRouter } from './health.js';
+import { docsRoutes } from './docs.js';
+import { healthRoutes } from './health.js';
+import { corsMiddleware } from './http/cors.js';
+import { unmatchedRequests } from './http/unmatched.js';
+import { idempotentCreates } from './idempotency/create.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
-import { accessLog, type AccessLogState } from './middleware/access-log.js';
+import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { buildRouter, type AppState, type RouteDefinition, type Services } from './routes.js';
+import { adminRoutes } from './transports/admin.js';
+import { executeRoute } from './transports/execute.js';
+import { v1Routes } from './transports/v1.js';
 
+/** The state every request carries; defined with the routes. */
+export type { AppState } from './routes.js';
+
+/** What the app is built from: the long-lived parts `server.ts` (or a test) creates. */
 export interface AppDeps {
   config: Config;
   sql: Sql;
@@ -27,11 +42,36 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
 }
 
-export type AppState = AccessLogState;
+/** Every route this configuration serves: the `/admin` routes only with `ADMIN_API_KEY`. */
+export function appRoutes(config: Pick<Config, 'adminApiKey'>): RouteDefinition[] {
+  return [
+    ...docsRoutes,
+    ...healthRoutes,
+    executeRoute,
+    ...v1Routes,
+    ...(config.adminApiKey === undefined ? [] : adminRoutes),
+  ];
+}
 
+/** The Koa app for this configuration: middleware in check order, then the router. */
 export function buildApp(deps: AppDeps): Koa<AppState> {
+  const { config, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const lifecycle = deps.lifecycle ?? createLifecycle(clock.now());
+  const db = { sql: deps.sql, queryTimeoutMs: config.database.statementTimeoutMs };
+  const routes = appRoutes(config);
+  const services: Services = {
+    config,
+    db,
+    clock,
+    logger,
+    lifecycle,
+    tasks: { db, createTaskOnce: idempotentCreates({ db, clock, logger }) },
+    openApiJson: JSON.stringify(buildOpenApiDocument(routes, { version: config.version })),
+  };
+  const serviceKey = new ServiceKeyAuth({ db, clock, logger, productionOnly: config.nodeEnv === 'production' });
+  const router = buildRouter(routes, services, { serviceKey, adminApiKey: config.adminApiKey });
+
   const app = new Koa<AppState>();
   // The ALB terminates TLS and appends the client address to X-Forwarded-For.
   app.proxy = true;
@@ -39,16 +79,20 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   app.silent = true;
 
   app.use(requestId());
-  app.use(accessLog(deps.logger));
+  app.use(accessLog(logger));
   app.use(errorHandler(clock));
-
-  const health = healthRouter({ sql: deps.sql, lifecycle, version: deps.config.version, now: () => clock.now() });
-  app.use(health.routes());
-
-  // Nothing matched: the contract's 404 envelope.
-  app.use((ctx) => {
-    ctx.status = 404;
-    ctx.body = failure({ code: 'not_found', message: `No route for ${ctx.method} ${ctx.path}` }, clock.now());
+  app.use(corsMiddleware(config.corsOrigins));
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      // Draining (checked as the response goes out, so requests already in flight when SIGTERM
+      // came are covered too): answer, then close the connection instead of keeping it alive.
+      if (lifecycle.draining) ctx.set('Connection', 'close');
+    }
   });
+  app.use(router.routes());
+  // Nothing matched: 404 or 405, as envelopes.
+  app.use(unmatchedRequests(router));
   return app;
 }

@@ -11,17 +11,24 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** `NODE_ENV`: production enables the production-only rules (sk_prod_ keys, no CORS wildcard). */
 export type NodeEnv = 'production' | 'development' | 'test';
+/** `LOG_LEVEL`: pino's levels. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** `auto`: named prepared statements unless the URL is a PgBouncer pooler (Neon's `-pooler` host). */
 export type PrepareMode = 'auto' | 'on' | 'off';
 
+/** The database part of the configuration (`DATABASE_URL`, `DB_*`). */
 export interface DatabaseConfig {
   /** Connection string; may carry `sslmode` / `channel_binding` (Neon). Secret. */
   url: string;
   /** Connections per API process. @default 10 (2 tasks × 10 stays well inside Neon's pooler limits) */
   poolMax: number;
-  /** Longest a statement may run before PostgreSQL cancels it and we answer 503. @default 5000 */
+  /**
+   * Longest a query may take, waiting for a pool connection included, before the API cancels it
+   * and answers 503 (`db.ts`, `withDeadline`). On a direct connection PostgreSQL also enforces a
+   * statement_timeout a second later; Neon's pooler accepts none. @default 5000
+   */
   statementTimeoutMs: number;
   /** Longest a new connection may take to open. @default 5 */
   connectTimeoutS: number;
@@ -35,6 +42,7 @@ export interface DatabaseConfig {
   prepare: PrepareMode;
 }
 
+/** The whole, validated configuration of the API process. */
 export interface Config {
   nodeEnv: NodeEnv;
   /** @default 8000 (the container port the ALB's target group sends to) */

@@ -1,13 +1,28 @@
 /**
  * The one `sql` instance of the process (porsager/postgres): pool size, TLS, timeouts and
- * prepared statements, tuned for Neon behind its PgBouncer pooler.
+ * prepared statements, tuned for Neon behind its PgBouncer pooler; and the deadline that every
+ * query of the API runs under.
+ *
+ * Why a client-side deadline: postgres.js's pool queue has no timeout of its own, and Neon
+ * accepts no `statement_timeout` from the client (its pooler refuses the startup parameter,
+ * its direct endpoint drops it), so without one a dead or stuck database would let requests
+ * pile up without bound. `withDeadline` rejects at the deadline with `QUERY_DEADLINE` (a 503)
+ * and cancels the query: a queued one leaves the queue, a running one gets a CancelRequest.
  */
 import postgres from 'postgres';
 import type { DatabaseConfig } from './config.js';
 
+/** The pool: a postgres.js `sql` instance. */
 export type Sql = postgres.Sql;
 /** The pool or a transaction: what a query function needs, so it can run inside `sql.begin`. */
 export type Queryable = postgres.Sql | postgres.TransactionSql;
+
+/** The pool and the deadline its queries run under: what every SQL module receives. */
+export interface Db {
+  sql: Sql;
+  /** Longest a query may take, queueing for a connection included (`DB_STATEMENT_TIMEOUT_MS`). */
+  queryTimeoutMs: number;
+}
 
 /** Query-string parameters that must not reach the server as startup parameters. */
 const CLIENT_ONLY_PARAMS = [
@@ -16,6 +31,29 @@ const CLIENT_ONLY_PARAMS = [
   // (SCRAM-PLUS) anyway, and Neon's pooler cannot do it: drop it rather than fail.
   'channel_binding',
 ];
+
+/**
+ * Queries queued on the wire behind a running one, per connection (postgres.js defaults to
+ * 100). Beyond this a query waits in the pool's queue, which it simply leaves when its
+ * deadline passes; a query on the wire needs a CancelRequest instead, and a deep pipeline
+ * behind one slow query would make every query in it miss its deadline. 0 would be cleaner
+ * still, but postgres.js needs 1 for `sql.begin` (it reserves the connection from that hook).
+ */
+const MAX_PIPELINE = 1;
+
+/**
+ * postgres.js waits longer and longer between reconnection attempts after failures (up to
+ * 20 s by default), which would keep the API answering 503 long after the database is back.
+ * Capped at 1 s: reconnecting is cheap, and attempts are driven by requests anyway.
+ */
+const RECONNECT_BACKOFF_MAX_S = 1;
+
+/**
+ * On a direct connection the server also enforces a statement timeout, a little later than
+ * the client's deadline (which should act first and answers the request): it bounds what the
+ * client cannot cancel, e.g. a transaction whose client went away.
+ */
+const SERVER_TIMEOUT_MARGIN_MS = 1_000;
 
 /** The URL without client-only parameters; `sslmode` stays (postgres.js maps it to TLS). */
 export function normalizeDatabaseUrl(url: string): string {
@@ -39,6 +77,18 @@ export function usePreparedStatements(config: DatabaseConfig): boolean {
   return !isPooledUrl(config.url);
 }
 
+/**
+ * Session settings sent as startup parameters, only where the server takes them: a PgBouncer
+ * pooler refuses unknown startup parameters ("unsupported startup parameter"), so they are
+ * sent exactly when prepared statements are on, i.e. to a direct connection. (Neon's direct
+ * endpoint accepts and ignores them; set `ALTER ROLE … SET statement_timeout` there.)
+ */
+export function serverSessionSettings(config: DatabaseConfig): Record<string, string> {
+  if (!usePreparedStatements(config)) return {};
+  const timeout = String(config.statementTimeoutMs + SERVER_TIMEOUT_MARGIN_MS);
+  return { statement_timeout: timeout, idle_in_transaction_session_timeout: timeout };
+}
+
 /** Creates the connection pool. Connections open lazily, so this never blocks start-up. */
 export function createSql(config: DatabaseConfig, options: { applicationName?: string } = {}): Sql {
   return postgres(normalizeDatabaseUrl(config.url), {
@@ -46,9 +96,72 @@ export function createSql(config: DatabaseConfig, options: { applicationName?: s
     idle_timeout: config.idleTimeoutS,
     connect_timeout: config.connectTimeoutS,
     prepare: usePreparedStatements(config),
+    // Supported by postgres.js, missing from its type definitions.
+    ...({ max_pipeline: MAX_PIPELINE } as object),
+    // The array-types query postgres.js runs on each new connection costs a round trip, and
+    // when it fails (a timeout, a cancel) its rejection is unhandled and would crash the
+    // process (porsager/postgres#1205). The API passes no arrays of custom types.
+    fetch_types: false,
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, RECONNECT_BACKOFF_MAX_S),
     // Server notices (e.g. "relation already exists, skipping") are not errors; the
     // default handler would print them with console.log.
     onnotice: () => undefined,
-    connection: { application_name: options.applicationName ?? 'chapi-api' },
+    connection: { application_name: options.applicationName ?? 'chapi-api', ...serverSessionSettings(config) },
   });
+}
+
+/** A query (or other database work) missed its deadline; `errors.ts` answers it with 503. */
+export class QueryDeadlineError extends Error {
+  override name = 'QueryDeadlineError';
+  readonly code = 'QUERY_DEADLINE';
+
+  constructor(timeoutMs: number) {
+    super(`database work did not finish within ${timeoutMs} ms`);
+  }
+}
+
+/** postgres.js's pending query, seen from inside: its canceller is what `cancel()` calls. */
+interface QueryInternals {
+  canceller?: ((query: unknown) => Promise<void>) | null;
+}
+
+/**
+ * Cancels a postgres.js query without risking the process: a queued query leaves the pool's
+ * queue (and rejects with 57014), a running one gets a CancelRequest on a new connection.
+ *
+ * `query.cancel()` itself is not used because it drops the promise of that CancelRequest, and
+ * the promise rejects when the database cannot be reached — precisely when deadlines fire —
+ * as an unhandled rejection, which ends a Node process (postgres.js 3.4.9). Here the same
+ * canceller is called and its failure is handed to `onError`. Non-queries are left alone.
+ */
+export function cancelQuery(work: PromiseLike<unknown>, onError: (error: unknown) => void = () => undefined): void {
+  const internals = work as QueryInternals;
+  const canceller = internals.canceller;
+  if (typeof canceller !== 'function') return;
+  internals.canceller = null;
+  canceller(work).catch(onError);
+}
+
+/**
+ * Resolves or rejects like `work`, or rejects with `QueryDeadlineError` once `timeoutMs` has
+ * passed, cancelling `work` when it is a postgres.js query. Pass the query itself (not a
+ * promise derived from it) so that it can be cancelled.
+ */
+export async function withDeadline<T>(work: PromiseLike<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      cancelQuery(work);
+      reject(new QueryDeadlineError(timeoutMs));
+    }, timeoutMs);
+  });
+  // The loser of the race settles later; its rejection (e.g. 57014 after our cancel) is
+  // expected and must not surface as an unhandled rejection.
+  const settled = Promise.resolve(work);
+  settled.catch(() => undefined);
+  try {
+    return await Promise.race([settled, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -2,7 +2,7 @@
  * The process logger: one JSON line per event (pino), carrying the version on every line.
  * Credentials are redacted by path so a logged header or config object can never leak a key.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevel } from './config.js';
 
 export type { Logger } from 'pino';
@@ -20,12 +20,18 @@ const REDACT_PATHS = [
   '*.adminApiKey',
 ];
 
-export function createLogger(options: { level: LogLevel; version: string }): Logger {
-  return pino({
+/** The logger's options (exported so tests can send the same lines elsewhere). */
+export function createLoggerOptions(options: { level: LogLevel; version: string }): LoggerOptions {
+  return {
     level: options.level,
     base: { service: 'chapi', version: options.version },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
-  });
+  };
+}
+
+/** The process logger, writing JSON lines to stdout. */
+export function createLogger(options: { level: LogLevel; version: string }): Logger {
+  return pino(createLoggerOptions(options));
 }

@@ -1,8 +1,9 @@
 /**
  * The HTTP server: opens the pool, listens with load-balancer-safe timeouts, and stops gracefully.
  *
- * Shutdown on SIGTERM/SIGINT: readiness goes 503, the listener stops accepting, in-flight
- * requests get `shutdownGraceMs` (25 s) to finish, then the pool closes and the process
+ * Shutdown on SIGTERM/SIGINT: readiness goes 503, the listener stops accepting, idle
+ * keep-alive connections close, in-flight requests get `shutdownGraceMs` (25 s) to finish and
+ * their responses carry `Connection: close` (app.ts), then the pool closes and the process
  * exits 0. On ECS the task is already deregistered and drained when SIGTERM arrives, and
  * SIGKILL follows 30 s later (the task's stop timeout): the whole sequence fits inside it.
  */
@@ -25,6 +26,7 @@ export const HEADERS_TIMEOUT_MS = 66_000;
 /** How long the pool may take to close after the drain (the rest of ECS's 30 s). */
 const POOL_CLOSE_TIMEOUT_S = 3;
 
+/** A started API: its server, address, pool and lifecycle, and how to stop it. */
 export interface RunningServer {
   server: Server;
   /** `http://host:port` as actually bound (port 0 picks a free one). */

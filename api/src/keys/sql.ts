@@ -125,3 +125,12 @@ export async function lockActiveManagedKeys(sql: Queryable): Promise<ServiceKeyR
     order by key_name
     for update`;
 }
+
+/**
+ * `findKeyByHash` as a pending query: authentication runs it under the query deadline, which
+ * needs the query itself to cancel it.
+ */
+export function keyByHashQuery(sql: Queryable, hash: Buffer) {
+  return sql<ServiceKeyRow[]>`
+    select ${sql(KEY_COLUMNS)} from service_api_keys where key_hash = ${hash}`;
+}

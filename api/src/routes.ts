@@ -1,0 +1,132 @@
+/**
+ * Every route of the API is a `RouteDefinition`: method, path, who may call it, its handler,
+ * and its documentation (schemas, examples, errors). The router (`buildRouter`) and the
+ * OpenAPI document (`openapi.ts`) are both built from the same list, so neither can mention a
+ * route the other lacks (a test checks it on the running app).
+ *
+ * Where each route lives: `/execute` in `transports/execute.ts`, `/v1/*` in
+ * `transports/v1.ts`, `/admin/*` in `transports/admin.ts`, `/health*` in `health.ts`,
+ * `/`, `/docs*` and `/openapi.json` in `docs.ts`.
+ */
+import Router, { type RouterContext } from '@koa/router';
+import type { Middleware } from 'koa';
+import { requireAdminKey, type AuthState, type ServiceKeyAuth } from './auth.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Db } from './db.js';
+import type { ErrorCode } from './errors.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import type { JsonSchema } from './schemas/common.js';
+import type { TaskDeps } from './tasks/handlers.js';
+
+/** The state every request carries (request id, error, key name, user id, service key). */
+export type AppState = AuthState;
+/** What a route handler sees. */
+export type RouteContext = RouterContext<AppState>;
+
+/** The app's long-lived parts, handed to every handler. */
+export interface Services {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  lifecycle: Lifecycle;
+  tasks: TaskDeps;
+  /** The OpenAPI document this app serves, as JSON text (built once). */
+  openApiJson: string;
+}
+
+/** The methods routes are registered with (HEAD comes with GET, OPTIONS is answered for all). */
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/**
+ * Who may call a route: anyone, a service key (`X-API-Key`/`X-Service-Key`) or the admin key
+ * (`X-Admin-Key`). The key is checked after the route and method, before anything else.
+ */
+export type RouteAuth = 'none' | 'service' | 'admin';
+
+/** A documented response. Enveloped responses give `data`, others `content`. */
+export interface ResponseDoc {
+  description: string;
+  /** The `data` of a success envelope. */
+  data?: JsonSchema;
+  /** A non-envelope body (health, docs), by media type. */
+  content?: Record<string, { schema: JsonSchema; example?: unknown }>;
+  headers?: Record<string, { description: string; schema: JsonSchema }>;
+  example?: unknown;
+}
+
+/** A request header the route reads, besides the keys. */
+export interface HeaderDoc {
+  name: string;
+  description: string;
+  schema: JsonSchema;
+}
+
+/** The route's part of the OpenAPI document. */
+export interface RouteDoc {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Path parameters: an object schema whose properties are the path's `:name`s. */
+  params?: JsonSchema;
+  query?: JsonSchema;
+  headers?: HeaderDoc[];
+  body?: { schema: JsonSchema; examples?: Record<string, { summary: string; value: unknown }> };
+  /** Success responses by status. */
+  responses: Record<number, ResponseDoc>;
+  /**
+   * Errors this operation itself can answer (404, 409, 400 unknown_action). The checks every
+   * route of its kind makes (401, 413, 415, 400, 422, 503, 500) are added by `openapi.ts`.
+   */
+  errors?: ErrorCode[];
+  /** Whether the route reads a request body (and so can answer 413, 415, 400). */
+  readsBody: boolean;
+  /** Whether the route uses the database (and so can answer 503). */
+  usesDatabase: boolean;
+}
+
+/** One route: how it is reached, who may call it, what it does, how it is documented. */
+export interface RouteDefinition {
+  method: HttpMethod;
+  /** Koa pattern: `/v1/users/:user_id/tasks`. */
+  path: string;
+  auth: RouteAuth;
+  doc: RouteDoc;
+  handle(ctx: RouteContext, services: Services): Promise<void> | void;
+}
+
+/** Router options: paths are matched exactly as documented (case and trailing slash). */
+const ROUTER_OPTIONS = { sensitive: true, strict: true } as const;
+
+/**
+ * The router of these routes: each gets its key check (if any) and then its handler. Admin
+ * routes need `adminApiKey`; callers leave them out when it is unset (then they do not exist).
+ */
+export function buildRouter(
+  routes: readonly RouteDefinition[],
+  services: Services,
+  auth: { serviceKey: ServiceKeyAuth; adminApiKey: string | undefined },
+): Router<AppState> {
+  const router = new Router<AppState>(ROUTER_OPTIONS);
+  const serviceKey = auth.serviceKey.middleware();
+  const adminKey = auth.adminApiKey === undefined ? undefined : requireAdminKey(auth.adminApiKey);
+  for (const route of routes) {
+    const guards: Middleware<AppState>[] = [];
+    if (route.auth === 'service') guards.push(serviceKey);
+    if (route.auth === 'admin') {
+      if (adminKey === undefined) throw new Error(`${route.method} ${route.path} needs ADMIN_API_KEY`);
+      guards.push(adminKey);
+    }
+    const handler = (ctx: RouteContext) => route.handle(ctx, services);
+    router.register(route.path, [route.method], [...guards, handler] as never[]);
+  }
+  return router;
+}
+
+/** `:name` segments → `{name}`: the OpenAPI spelling of a Koa path. */
+export function openApiPath(path: string): string {
+  return path.replaceAll(/:([A-Za-z_]+)/g, '{$1}');
+}
