@@ -72,5 +72,7 @@ ENV APP_VERSION=${APP_VERSION}
 USER node
 EXPOSE 8000
 # Also in this image: `node api/dist/cli/migrate.js up` (the one-off migration task) and
-# `node api/dist/cli/keys.js …` (service keys).
+# `node api/dist/cli/keys.js …` (service keys). No entrypoint script (the node image's
+# docker-entrypoint.sh is reset): the command is the process, under ECS's init.
+ENTRYPOINT []
 CMD ["node", "api/dist/main.js"]

@@ -78,7 +78,8 @@ describe('Dockerfile', () => {
   it('exposes port 8000 and starts node api/dist/main.js in exec form (signals reach node)', () => {
     const runtime = model.stage('runtime');
     expect(instructions(runtime, 'EXPOSE').map((expose) => expose.getArgumentsContent())).to.deep.equal(['8000']);
-    expect(instructions(runtime, 'ENTRYPOINT')).to.have.length(0);
+    // The node image's docker-entrypoint.sh is reset, so the CMD itself is the process.
+    expect(instructions(runtime, 'ENTRYPOINT').map(execForm)).to.deep.equal([[]]);
     const cmds = instructions(runtime, 'CMD');
     expect(cmds).to.have.length(1);
     expect(cmds.map(execForm)).to.deep.equal([['node', 'api/dist/main.js']]);

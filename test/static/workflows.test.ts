@@ -139,6 +139,11 @@ describe('GitHub Actions workflows', () => {
     const image = runs(job('ci.yml', 'image'));
     expect(image).to.include('docker build --build-arg "APP_VERSION=$GITHUB_SHA" --tag chapi:ci .');
     expect(image).to.include('docker build --target dev --tag chapi:dev .');
+    // The built image is then run the way ECS runs it (scripts/check-image.ts).
+    const build = image.indexOf('docker build --build-arg "APP_VERSION=$GITHUB_SHA" --tag chapi:ci .');
+    expect(image.indexOf('npm run --silent check:image -- chapi:ci --expect-version "$GITHUB_SHA"')).to.be.greaterThan(build);
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['check:image']).to.equal('tsx scripts/check-image.ts');
   });
 
   it('every workflow grants nothing by default and every job asks for the least it needs', () => {
