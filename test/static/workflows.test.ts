@@ -227,7 +227,9 @@ describe('GitHub Actions workflows', () => {
   describe('preview.yml', () => {
     it('previews the prod stack with a diff and posts it to the pull request, as the read-only role', () => {
       const preview = job('preview.yml', 'preview');
-      expect(preview.if).to.equal('github.event.pull_request.head.repo.full_name == github.repository');
+      expect(preview.if).to.equal(
+        "github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'",
+      );
       expect(preview.env?.PULUMI_BACKEND_URL).to.equal('${{ vars.PULUMI_BACKEND_URL }}');
       const [credentials] = stepsUsing(preview, AWS_CREDENTIALS_ACTION);
       expect(credentials?.with).to.include({ 'role-to-assume': '${{ vars.AWS_PREVIEW_ROLE_ARN }}', 'aws-region': 'us-east-1' });
