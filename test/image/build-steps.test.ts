@@ -219,6 +219,28 @@ describe('the image build, step by step from the Dockerfile', function () {
     expect(ran).to.equal('ran 0');
   });
 
+  it('compiles every API module into the image, the commands in api/src/cli included', async () => {
+    const sources = await readdir(path.join(REPO_ROOT, 'api', 'src'), { recursive: true });
+    const modules = sources.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
+    expect(modules).to.include('main.ts');
+    for (const module of modules) {
+      expect(existsSync(path.join(app, 'api', 'dist', module.replace(/\.ts$/, '.js'))), module).to.equal(true);
+    }
+    // The one-off migration task's command (COMMON decisions), once the repository has it.
+    if (modules.includes(path.join('cli', 'migrate.ts'))) {
+      const child = spawn(process.execPath, ['api/dist/cli/migrate.js', 'up'], {
+        cwd: app,
+        env: { ...env, DATABASE_URL: db.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...asContainerUser(),
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      expect(await new Promise((resolve) => child.once('exit', resolve)), output).to.equal(0);
+    }
+  });
+
   describe('the container command (node api/dist/main.js)', () => {
     let api: ChildProcess;
     let output = '';
