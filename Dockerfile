@@ -63,8 +63,10 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
     /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 # Owned by root and read-only to the `node` user: the process cannot change its own code.
 COPY --from=prod-deps /app/node_modules node_modules
+# api/package.json, and api/node_modules when npm had to nest a version there (one that
+# conflicts with a hoisted one): copying the folder takes it whether or not it exists.
+COPY --from=prod-deps /app/api api
 COPY --from=build /app/api/dist api/dist
-COPY api/package.json api/
 COPY migrations migrations
 # The git commit the image was built from: /health and every log line report it.
 ARG APP_VERSION

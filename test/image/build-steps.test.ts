@@ -163,7 +163,13 @@ describe('the image build, step by step from the Dockerfile', function () {
     stageDirs.set(
       'build',
       await buildStage(model, 'build', root, {
-        deps: async (dir) => symlink(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules')),
+        deps: async (dir) => {
+          await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+          // npm nests a dependency under api/ when its version conflicts with a hoisted one.
+          if (existsSync(path.join(REPO_ROOT, 'api', 'node_modules'))) {
+            await symlink(path.join(REPO_ROOT, 'api', 'node_modules'), path.join(dir, 'api', 'node_modules'));
+          }
+        },
       }),
     );
     app = await assembleRuntime(model, root, stageDirs);
@@ -192,6 +198,14 @@ describe('the image build, step by step from the Dockerfile', function () {
     }
     for (const dependency of DEV_ONLY_PACKAGES) {
       expect(existsSync(path.join(app, 'node_modules', dependency)), dependency).to.equal(false);
+      expect(existsSync(path.join(app, 'api', 'node_modules', dependency)), `api/node_modules/${dependency}`).to.equal(false);
+    }
+    // What npm nested under api/ here (a version conflicting with a hoisted one) ships too,
+    // nested or hoisted: without the root's dev dependencies there may be no conflict.
+    const nested = path.join(REPO_ROOT, 'api', 'node_modules');
+    for (const name of existsSync(nested) ? await readdir(nested) : []) {
+      const shipped = ['api/node_modules', 'node_modules'].some((folder) => existsSync(path.join(app, folder, name, 'package.json')));
+      expect(shipped, name).to.equal(true);
     }
   });
 

@@ -98,8 +98,9 @@ describe('Dockerfile', () => {
     const layout = copies.map((copy) => `${copy.from ?? 'context'}:${copy.sources.join(',')}→${copy.destination}`);
     expect(layout).to.have.members([
       'prod-deps:/app/node_modules→node_modules',
+      // api/package.json and any nested api/node_modules: production dependencies too.
+      'prod-deps:/app/api→api',
       'build:/app/api/dist→api/dist',
-      'context:api/package.json→api/',
       'context:migrations→migrations',
     ]);
   });
