@@ -243,6 +243,12 @@ describe('GitHub Actions workflows', () => {
       });
       const steps = preview.steps ?? [];
       expect(steps.indexOf(credentials as Step)).to.be.lessThan(steps.indexOf(pulumi as Step));
+      // The project's policy pack runs with the preview, compiled first, once policy/ exists.
+      const hasPack = "hashFiles('policy/PulumiPolicy.yaml') != ''";
+      expect(pulumi?.with?.policyPacks).to.equal(`\${{ ${hasPack} && 'policy' || '' }}`);
+      const build = steps.find((step) => step.run === 'npm run policy:build');
+      expect(build?.if).to.equal(hasPack);
+      expect(steps.indexOf(build as Step)).to.be.lessThan(steps.indexOf(pulumi as Step));
     });
 
     it('posts the offline plan diff for every pull request', () => {
