@@ -12,8 +12,9 @@
 # ECS starts it with `initProcessEnabled` (tini as PID 1), Compose with `init: true`; the API
 # itself handles SIGTERM (25 s drain, inside ECS's 30 s stop timeout).
 #
-# The Node major is the tests' (see .nvmrc, checked by test/static/dockerfile.test.ts).
-# Pinned to a release tag; Debian security fixes arrive when the tag is bumped.
+# The Node release is .nvmrc's, the one the tests run on (test/static/dockerfile.test.ts).
+# Pinned by release tag: each build gets that release's latest Debian patches (the tag is
+# rebuilt for them); Dependabot proposes new releases, to be bumped together with .nvmrc.
 FROM node:22.23.3-trixie-slim AS base
 WORKDIR /app
 # npm runs only at build time: no update check, audit or funding calls over the network.
