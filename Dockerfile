@@ -1,0 +1,81 @@
+# syntax=docker/dockerfile:1
+#
+# The chapi API image. Stages:
+#   deps       every dependency from the lockfile (compiler, types, tsx): for `build` and `dev`
+#   build      compiles api/src → api/dist (`npm run build -w api`)
+#   prod-deps  only what the API needs at run time: no Pulumi SDKs, no test tools
+#   dev        hot-reloading API for docker-compose.dev.yml (`--target dev`)
+#   runtime    the production image (the LAST stage, so a plain `docker build .` builds it)
+#
+# Production:  docker build --build-arg APP_VERSION="$(git rev-parse HEAD)" -t chapi .
+# Runs as `node` (uid 1000) on a read-only root file system; only /tmp needs to be writable.
+# ECS starts it with `initProcessEnabled` (tini as PID 1), Compose with `init: true`; the API
+# itself handles SIGTERM (25 s drain, inside ECS's 30 s stop timeout).
+#
+# The Node release is .nvmrc's, the one the tests run on (test/static/dockerfile.test.ts).
+# Pinned by release tag: each build gets that release's latest Debian patches (the tag is
+# rebuilt for them); Dependabot proposes new releases, to be bumped together with .nvmrc.
+FROM node:22.23.3-trixie-slim AS base
+WORKDIR /app
+# npm runs only at build time: no update check, audit or funding calls over the network.
+ENV npm_config_update_notifier=false \
+    npm_config_audit=false \
+    npm_config_fund=false
+
+# Install scripts are skipped throughout: nothing the API or the compiler needs has one, and
+# some of the root package's (the Pulumi plugin installers) would download from outside npm.
+FROM base AS deps
+COPY package.json package-lock.json ./
+COPY api/package.json api/
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts
+
+FROM deps AS build
+COPY tsconfig.base.json ./
+COPY api/tsconfig.build.json api/
+COPY api/src api/src
+RUN npm run build -w api
+
+# Only the API workspace's production dependencies (about 100 packages, 36 MB), hoisted
+# into /app/node_modules as npm workspaces lay them out.
+FROM base AS prod-deps
+COPY package.json package-lock.json ./
+COPY api/package.json api/
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --workspace api --include-workspace-root=false --ignore-scripts
+
+# Compose mounts api/src and migrations over these copies; `tsx watch` restarts the API on
+# every change (CHOKIDAR_USEPOLLING in Compose: bind mounts from a Windows or macOS host do
+# not always deliver file events). A change to package.json or the lockfile needs a rebuild.
+FROM deps AS dev
+ENV NODE_ENV=development
+COPY tsconfig.base.json tsconfig.json ./
+COPY api/tsconfig.build.json api/
+COPY api/src api/src
+COPY migrations migrations
+USER node
+EXPOSE 8000
+CMD ["node_modules/.bin/tsx", "watch", "--clear-screen=false", "api/src/main.ts"]
+
+FROM base AS runtime
+ENV NODE_ENV=production \
+    PORT=8000
+# The API never runs a package manager: without them the image has less to patch and scan.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+    /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+    /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+# Owned by root and read-only to the `node` user: the process cannot change its own code.
+COPY --from=prod-deps /app/node_modules node_modules
+# api/package.json, and api/node_modules when npm had to nest a version there (one that
+# conflicts with a hoisted one): copying the folder takes it whether or not it exists.
+COPY --from=prod-deps /app/api api
+COPY --from=build /app/api/dist api/dist
+COPY migrations migrations
+# The git commit the image was built from: /health and every log line report it.
+ARG APP_VERSION
+ENV APP_VERSION=${APP_VERSION}
+USER node
+EXPOSE 8000
+# Also in this image: `node api/dist/cli/migrate.js up` (the one-off migration task) and
+# `node api/dist/cli/keys.js …` (service keys). No entrypoint script (the node image's
+# docker-entrypoint.sh is reset): the command is the process, under ECS's init.
+ENTRYPOINT []
+CMD ["node", "api/dist/main.js"]

