@@ -1,0 +1,121 @@
+/**
+ * The benchmark's report: every measured run, then each target of issue 6 against the
+ * earlier Python service's numbers (FastAPI + asyncpg, same machine kind, same contract).
+ */
+import type { LoadResult } from './load.js';
+import type { ScenarioName } from './scenarios.js';
+
+export interface ScenarioRun {
+  round: number;
+  scenario: ScenarioName;
+  result: LoadResult;
+  /** The bare Koa server's req/s, measured just before this run. */
+  ceilingRps: number;
+  peakRssMb: number;
+  statementsPerRequest: number | null;
+  apiCpuMsPerRequest: number | null;
+  pgCpuMsPerRequest: number | null;
+}
+
+export interface BenchReport {
+  when: string;
+  machine: { cpu: string; cores: number; node: string; pinned: boolean };
+  settings: Record<string, unknown>;
+  /** Process start to the first `/health` 200, per start (the database already up). */
+  startMs: number[];
+  statementsMeasured: boolean;
+  runs: ScenarioRun[];
+  soak: { durationS: number; requests: number; errors: number; rssAfterWarmupMb: number; rssAtEndMb: number } | null;
+}
+
+/**
+ * The reference (issue 6): its req/s and p99 over two interleaved rounds, and the bare Koa
+ * ceiling measured in those runs (~25 k req/s). Ratios to the ceiling compare across machines.
+ */
+export const REFERENCE = {
+  ceilingRps: 25_000,
+  peakRssMb: 82,
+  scenarios: {
+    'get-task': { rps: [1623, 1432], p99: [38, 41] },
+    'list-tasks': { rps: [336, 317], p99: [141, 152] },
+    'create-task': { rps: [1771, 1420], p99: [39, 50] },
+    'update-task': { rps: [1837, 1215], p99: [43, 70] },
+    'get-stats': { rps: [2033, 1817], p99: [33, 39] },
+    mixed: { rps: [819, 814], p99: [80, 83] },
+  } as Record<string, { rps: number[]; p99: number[] }>,
+};
+
+/** The targets: ≥ 2× the reference's req/s (mixed ≥ 3×), lower p99, RSS ≤ 90 MB, start ≤ 0.5 s. */
+export const TARGETS = { speedup: 2, mixedSpeedup: 3, peakRssMb: 90, startMs: 500, statementsPerRequest: 1 };
+
+const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+const fixed = (value: number | null, digits = 1): string => (value === null ? 'n/a' : value.toFixed(digits));
+
+export function formatReport(report: BenchReport): string {
+  const lines: string[] = [];
+  lines.push(`# chapi benchmark, ${report.when}`, '');
+  lines.push(
+    `Machine: ${report.machine.cores} cores (${report.machine.cpu}), Node ${report.machine.node}; ` +
+      (report.machine.pinned ? 'API pinned to core 0, load generator to core 1; PostgreSQL unpinned.' : 'no CPU pinning (taskset missing or one core).'),
+  );
+  lines.push(`Settings: ${JSON.stringify(report.settings)}`, '');
+  lines.push('| scenario | round | req/s | p50 ms | p99 ms | non-2xx | errors | × bare Koa | SQL stmts/req | API CPU ms/req | PG CPU ms/req | API peak RSS MB |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const run of report.runs) {
+    const r = run.result;
+    lines.push(
+      `| ${run.scenario} | ${run.round} | ${fixed(r.rps, 0)} | ${fixed(r.p50Ms)} | ${fixed(r.p99Ms)} | ${r.non2xx} | ${r.errors + r.timeouts} | ` +
+        `${fixed(r.rps / run.ceilingRps, 3)} | ${fixed(run.statementsPerRequest, 2)} | ${fixed(run.apiCpuMsPerRequest, 3)} | ` +
+        `${fixed(run.pgCpuMsPerRequest, 3)} | ${fixed(run.peakRssMb)} |`,
+    );
+  }
+
+  lines.push('', '## Against the targets', '');
+  lines.push(
+    '"× reference" divides by the reference\'s mean req/s; "× reference, normalised" compares the fractions of each run\'s ' +
+      `own bare-Koa ceiling (reference: ${REFERENCE.ceilingRps} req/s), which is robust to a faster or slower machine.`,
+    '',
+  );
+  lines.push('| scenario | chapi req/s | ref req/s | × reference | × reference, normalised | target | chapi p99 worst | ref p99 worst | met |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const [scenario, reference] of Object.entries(REFERENCE.scenarios)) {
+    const runs = report.runs.filter((run) => run.scenario === scenario);
+    if (runs.length === 0) continue;
+    const rps = mean(runs.map((run) => run.result.rps));
+    const ceiling = mean(runs.map((run) => run.ceilingRps));
+    const refRps = mean(reference.rps);
+    const raw = rps / refRps;
+    const normalised = rps / ceiling / (refRps / REFERENCE.ceilingRps);
+    const target = scenario === 'mixed' ? TARGETS.mixedSpeedup : TARGETS.speedup;
+    const p99 = Math.max(...runs.map((run) => run.result.p99Ms));
+    const refP99 = Math.max(...reference.p99);
+    const met = Math.min(raw, normalised) >= target && p99 < refP99 ? 'yes' : 'NO';
+    lines.push(
+      `| ${scenario} | ${fixed(rps, 0)} | ${fixed(refRps, 0)} | ${fixed(raw, 2)} | ${fixed(normalised, 2)} | ≥ ${target} | ${fixed(p99)} | ${refP99} | ${met} |`,
+    );
+  }
+
+  const peakRss = Math.max(0, ...report.runs.map((run) => run.peakRssMb));
+  const hot = report.runs.filter((run) => run.scenario !== 'health' && run.statementsPerRequest !== null);
+  const maxStatements = hot.length === 0 ? null : Math.max(...hot.map((run) => run.statementsPerRequest as number));
+  const startMedian = [...report.startMs].sort((a, b) => a - b)[Math.floor(report.startMs.length / 2)] ?? 0;
+  lines.push('', '| other target | measured | target | met |', '| --- | ---: | ---: | --- |');
+  lines.push(`| API peak RSS under load | ${fixed(peakRss)} MB | ≤ ${TARGETS.peakRssMb} MB | ${peakRss <= TARGETS.peakRssMb ? 'yes' : 'NO'} |`);
+  lines.push(
+    `| process start → /health 200 (median of ${report.startMs.length}: ${report.startMs.map((ms) => ms.toFixed(0)).join(', ')} ms) | ` +
+      `${fixed(startMedian, 0)} ms | ≤ ${TARGETS.startMs} ms | ${startMedian <= TARGETS.startMs ? 'yes' : 'NO'} |`,
+  );
+  lines.push(
+    `| SQL statements per hot request (worst scenario) | ${fixed(maxStatements, 2)} | ≤ ${TARGETS.statementsPerRequest} | ` +
+      `${maxStatements === null ? 'not measured' : maxStatements <= TARGETS.statementsPerRequest + 0.01 ? 'yes' : 'NO'} |`,
+  );
+  if (report.soak !== null) {
+    const { soak } = report;
+    const growth = (soak.rssAtEndMb - soak.rssAfterWarmupMb) / soak.rssAfterWarmupMb;
+    const ok = soak.errors === 0 && growth <= 0.1;
+    lines.push(
+      `| soak: ${soak.durationS} s mixed, ${soak.requests} requests | ${soak.errors} errors; RSS ${fixed(soak.rssAfterWarmupMb)} → ${fixed(soak.rssAtEndMb)} MB (${(growth * 100).toFixed(1)} %) | 0 errors, ≤ +10 % | ${ok ? 'yes' : 'NO'} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

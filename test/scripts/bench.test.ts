@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { SCENARIOS } from '../../scripts/bench/scenarios.js';
+
+/**
+ * `npm run bench` keeps working: a tiny run (1 s per scenario, a few users) that checks the
+ * report, never the speed — speed is measured by the benchmark itself, not by a test.
+ */
+describe('npm run bench (scripts/bench/run.ts)', function () {
+  this.timeout(240_000);
+  let outDir: string;
+
+  before(async () => {
+    outDir = await mkdtemp(path.join(tmpdir(), 'chapi-bench-test-'));
+  });
+  after(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('runs every scenario through the real API, error-free, and writes the report', async () => {
+    const args = ['--duration', '1', '--warmup', '0', '--rounds', '1', '--users', '4', '--tasks', '6', '--soak', '2', '--starts', '1', '--connections', '4', '--out', outDir];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/run.ts', ...args], {
+      env: { ...process.env, DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, stderr).to.equal(0);
+
+    for (const scenario of SCENARIOS) {
+      const row = stdout.split('\n').find((line) => line.startsWith(`| ${scenario} | 1 |`));
+      expect(row, `no row for ${scenario}`).to.be.a('string');
+      const cells = (row as string).split('|').map((cell) => cell.trim());
+      expect(Number(cells[3]), `${scenario} req/s`).to.be.greaterThan(0);
+      expect(cells[6], `${scenario} non-2xx`).to.equal('0');
+      expect(cells[7], `${scenario} errors`).to.equal('0');
+    }
+    expect(stdout).to.include('| API peak RSS under load |');
+    expect(stdout).to.match(/\| soak: 2 s mixed, \d+ requests \| 0 errors;/);
+
+    const files = await readdir(outDir);
+    const json = files.find((file) => file.endsWith('.json'));
+    expect(json).to.be.a('string');
+    const report = JSON.parse(await readFile(path.join(outDir, json as string), 'utf8')) as { runs: unknown[]; statementsMeasured: boolean };
+    expect(report.runs).to.have.length(SCENARIOS.length);
+    expect(report.statementsMeasured).to.equal(true);
+  });
+});
