@@ -47,6 +47,11 @@ export interface PublishResult {
   imageRef: string;
   /** False when the image already existed and nothing was built. */
   built: boolean;
+  /**
+   * The `APP_VERSION` baked into the image when this step built it; null when it reused an
+   * image that an earlier commit built (its version is that commit's, not known here).
+   */
+  appVersion: string | null;
 }
 
 /** Splits a repository URL into its registry host, registry id (account) and repository name. */
@@ -71,11 +76,11 @@ async function existingDigest(ecr: ECRClient, input: PublishInput): Promise<stri
 
 /**
  * Reuses the image tagged with the inputs' hash, or builds and pushes it.
- * @returns the image reference by digest.
+ * @returns the image reference by digest, and the version baked in when it was built here.
  */
 export async function publishImage(deps: PublishDeps, input: PublishInput): Promise<PublishResult> {
   const existing = await existingDigest(deps.ecr, input);
-  if (existing !== undefined) return { imageRef: `${input.repositoryUrl}@${existing}`, built: false };
+  if (existing !== undefined) return { imageRef: `${input.repositoryUrl}@${existing}`, built: false, appVersion: null };
 
   const { registry, registryId } = parseRepositoryUrl(input.repositoryUrl);
   const { authorizationData } = await deps.ecr.send(new GetAuthorizationTokenCommand({ registryIds: [registryId] }));
@@ -109,5 +114,5 @@ export async function publishImage(deps: PublishDeps, input: PublishInput): Prom
   if (typeof digest !== 'string' || !digest.startsWith('sha256:')) {
     throw new Error('docker buildx wrote no image digest to its metadata file');
   }
-  return { imageRef: `${input.repositoryUrl}@${digest}`, built: true };
+  return { imageRef: `${input.repositoryUrl}@${digest}`, built: true, appVersion: input.appVersion };
 }

@@ -31,6 +31,8 @@ export const serviceName = outputs.serviceName;
 export const repositoryUrl = outputs.repositoryUrl;
 /** The image the service runs, by digest. */
 export const imageRef = outputs.imageRef;
+/** The commit the image reports on `/health` (the deploy's smoke test waits for it); empty if unknown. */
+export const appVersion = outputs.appVersion;
 export const logGroup = outputs.logGroup;
 export const alarmTopicArn = outputs.alarmTopicArn;
 export const secretArns = outputs.secretArns;

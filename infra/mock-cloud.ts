@@ -13,6 +13,8 @@ import * as pulumi from '@pulumi/pulumi';
 export const MOCK_ACCOUNT = '123456789012';
 export const MOCK_REGION = 'us-east-1';
 /** The digest reference the mocked image publish step prints. */
+/** The version the mocked publish step reports having built. */
+export const MOCK_APP_VERSION = '0123456789abcdef0123456789abcdef01234567';
 export const MOCK_IMAGE_REF = `${MOCK_ACCOUNT}.dkr.ecr.${MOCK_REGION}.amazonaws.com/chapi-api@sha256:${'0'.repeat(64)}`;
 /** What a mocked RandomPassword generates (never a real key). */
 export const MOCK_GENERATED = 'generated0000000000000000000000000000000000000000000000000000000';
@@ -80,7 +82,12 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     case 'random:index/randomPassword:RandomPassword':
       return { result: MOCK_GENERATED };
     case 'command:local:Command':
-      return { stdout: String(inputs.create).includes('publish-image') ? `${MOCK_IMAGE_REF}\n` : 'task exited 0\n', stderr: '' };
+      return {
+        stdout: String(inputs.create).includes('publish-image')
+          ? `${JSON.stringify({ imageRef: MOCK_IMAGE_REF, appVersion: MOCK_APP_VERSION })}\n`
+          : 'task exited 0\n',
+        stderr: '',
+      };
     default:
       return { arn };
   }

@@ -31,6 +31,8 @@ export interface ProgramOutputs {
   serviceName: pulumi.Output<string>;
   repositoryUrl: pulumi.Output<string>;
   imageRef: pulumi.Output<string>;
+  /** The commit the deployed image reports on /health (empty if unknown): the smoke test waits for it. */
+  appVersion: pulumi.Output<string>;
   logGroup: pulumi.Output<string>;
   alarmTopicArn: pulumi.Output<string>;
   secretArns: {
@@ -111,6 +113,7 @@ export function createChapi({ config, databaseUrls, buildInputsHash, migrationsH
     serviceName: api.serviceName,
     repositoryUrl: registry.repositoryUrl,
     imageRef: registry.imageRef,
+    appVersion: registry.appVersion,
     logGroup: api.logGroupName,
     alarmTopicArn: alarms.topicArn,
     secretArns: {

@@ -49,6 +49,12 @@ export class Registry extends pulumi.ComponentResource {
   readonly repositoryArn: pulumi.Output<string>;
   /** The image by digest: what the task definitions run. */
   readonly imageRef: pulumi.Output<string>;
+  /**
+   * The `APP_VERSION` (git commit) the image reports on `/health`, as recorded when the publish
+   * step built it; the state keeps it while the build inputs stay the same. Empty when the step
+   * found the image already in ECR (built by an earlier state's run).
+   */
+  readonly appVersion: pulumi.Output<string>;
 
   constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chapi:registry:Registry', name, {}, opts);
@@ -119,11 +125,29 @@ export class Registry extends pulumi.ComponentResource {
 
     this.repositoryUrl = repository.repositoryUrl;
     this.repositoryArn = repository.arn;
-    this.imageRef = publish.stdout.apply((stdout) => {
-      const ref = stdout.trim().split('\n').at(-1) ?? '';
-      if (!/@sha256:[0-9a-f]{64}$/.test(ref)) throw new Error(`the image publish step printed no digest reference (got "${ref}")`);
-      return ref;
-    });
-    this.registerOutputs({ repositoryUrl: this.repositoryUrl, imageRef: this.imageRef });
+    const published = publish.stdout.apply(parsePublishOutput);
+    this.imageRef = published.imageRef;
+    this.appVersion = published.appVersion;
+    this.registerOutputs({ repositoryUrl: this.repositoryUrl, imageRef: this.imageRef, appVersion: this.appVersion });
   }
+}
+
+/**
+ * The publish step's last stdout line, `{ "imageRef": "repo@sha256:…", "appVersion": "…" | null }`
+ * (see `infra/cli/publish-image.ts`), checked: a missing digest fails the deploy here rather
+ * than as an unpullable task definition.
+ */
+export function parsePublishOutput(stdout: string): { imageRef: string; appVersion: string } {
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  let parsed: { imageRef?: unknown; appVersion?: unknown };
+  try {
+    parsed = JSON.parse(line) as typeof parsed;
+  } catch {
+    throw new Error(`the image publish step printed no JSON result (got "${line}")`);
+  }
+  const { imageRef, appVersion } = parsed;
+  if (typeof imageRef !== 'string' || !/@sha256:[0-9a-f]{64}$/.test(imageRef)) {
+    throw new Error(`the image publish step printed no digest reference (got "${String(imageRef)}")`);
+  }
+  return { imageRef, appVersion: typeof appVersion === 'string' ? appVersion : '' };
 }

@@ -1,7 +1,8 @@
 /**
  * `node --import tsx infra/cli/publish-image.ts`: publishes the API image (see
- * `infra/image-publish.ts`) and prints its reference by digest as the only line on stdout,
- * which the registry's publish resource (`infra/registry.ts`) hands to the task definitions.
+ * `infra/image-publish.ts`) and prints one JSON line on stdout, `{ imageRef, appVersion }`:
+ * the reference by digest, which the registry's publish resource (`infra/registry.ts`) hands
+ * to the task definitions, and the version baked into the image when this run built it.
  * Input: `PUBLISH_IMAGE_INPUT` (JSON: repositoryUrl, tag, platform, context, dockerfile) and
  * `AWS_REGION`. Docker's own output goes to stderr.
  */
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
       { ...input, appVersion: await resolveAppVersion(process.env, runCommand) },
     );
     console.error(result.built ? `built and pushed ${result.imageRef}` : `reused ${result.imageRef} (build inputs unchanged)`);
-    console.log(result.imageRef);
+    console.log(JSON.stringify({ imageRef: result.imageRef, appVersion: result.appVersion }));
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

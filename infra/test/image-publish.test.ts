@@ -42,7 +42,7 @@ describe('publishing the image', () => {
     ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST, imageTags: [input.tag] }] });
     const docker = fakeDocker(undefined);
     const result = await publishImage({ ecr: client, ...docker, metadataFile: '/tmp/m.json' }, input);
-    expect(result).to.deep.equal({ imageRef: `${REPOSITORY}@${DIGEST}`, built: false });
+    expect(result).to.deep.equal({ imageRef: `${REPOSITORY}@${DIGEST}`, built: false, appVersion: null });
     expect(docker.calls).to.deep.equal([]);
     expect(ecr.commandCalls(DescribeImagesCommand)[0]?.args[0].input).to.deep.equal({
       registryId: '123456789012',
@@ -56,7 +56,7 @@ describe('publishing the image', () => {
     ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: Buffer.from('AWS:s3cret-token').toString('base64') }] });
     const docker = fakeDocker({ 'containerimage.digest': DIGEST });
     const result = await publishImage({ ecr: client, ...docker, metadataFile: '/tmp/m.json' }, input);
-    expect(result).to.deep.equal({ imageRef: `${REPOSITORY}@${DIGEST}`, built: true });
+    expect(result).to.deep.equal({ imageRef: `${REPOSITORY}@${DIGEST}`, built: true, appVersion: input.appVersion });
     const [login, build] = docker.calls;
     // The registry password goes through stdin, never the command line.
     expect(login).to.deep.equal({
