@@ -133,7 +133,12 @@ async function connect(url: string, operation: MigrationOperation): Promise<pg.C
   client.on('error', () => undefined);
   try {
     await client.connect();
+    // Operators bound the app role's queries server-side (`ALTER ROLE … SET statement_timeout`,
+    // since Neon's pooler takes no timeout from the client), and migrations run as that same
+    // role: an index build on a big table must not inherit a request-sized timeout.
+    await client.query('set statement_timeout = 0');
   } catch (error) {
+    await client.end().catch(() => undefined);
     throw new MigrationError(operation, undefined, error, 'connect');
   }
   return client;

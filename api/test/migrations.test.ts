@@ -62,6 +62,19 @@ describe('migrations (migrate.ts against a fresh database)', function () {
     }
   });
 
+  it("ignores the role's or database's statement_timeout meant for the API's queries", async () => {
+    const db = database();
+    // What an operator sets for the app role on Neon; here on the database, scoped to this test.
+    await db.sql.unsafe(`alter database "${db.name}" set statement_timeout = '50ms'`);
+    const slow = await migrationsWith({ '9999999999999_slow-index-build.sql': '-- Up Migration\nselect pg_sleep(0.3);\n-- Down Migration\n' });
+    try {
+      const ran = await migrate({ databaseUrl: db.url, direction: 'up', dir: slow.dir });
+      expect(ran.at(-1)).to.equal('9999999999999_slow-index-build');
+    } finally {
+      await slow.remove();
+    }
+  });
+
   it('a re-run is a no-op', async () => {
     const db = database();
     await migrate({ databaseUrl: db.url, direction: 'up' });
