@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -141,6 +141,20 @@ async function assembleRuntime(model: DockerfileModel, root: string, stageDirs: 
   return dir;
 }
 
+/**
+ * The image's own `node` (it has one at /usr/local/bin): this Node binary, linked into `dir`.
+ * The unprivileged user may not be able to reach the binary where it is (`.ci/run` keeps its
+ * Node under root's home), as a container user cannot reach the host's.
+ */
+async function containerNode(dir: string): Promise<string> {
+  await mkdir(dir, { mode: 0o755 });
+  const node = path.join(dir, 'node');
+  // A hard link costs nothing; across file systems, a copy.
+  await link(process.execPath, node).catch(() => copyFile(process.execPath, node));
+  await chmod(node, 0o755);
+  return node;
+}
+
 function asContainerUser(): { uid?: number; gid?: number } {
   return process.getuid?.() === 0 ? { uid: UNPRIVILEGED_UID, gid: UNPRIVILEGED_UID } : {};
 }
@@ -153,11 +167,13 @@ describe('the image build, step by step from the Dockerfile', function () {
   let root: string;
   let app: string;
   let env: NodeJS.ProcessEnv;
+  let node: string;
 
   before(async () => {
     model = loadDockerfile();
     root = await mkdtemp(path.join(tmpdir(), 'chapi-image-'));
     await chmod(root, 0o755);
+    node = await containerNode(path.join(root, 'bin'));
     const stageDirs = new Map<string, string>();
     stageDirs.set('prod-deps', await buildStage(model, 'prod-deps', root));
     stageDirs.set(
@@ -178,7 +194,7 @@ describe('the image build, step by step from the Dockerfile', function () {
     const tmp = path.join(root, 'tmp');
     await mkdir(tmp, { mode: 0o1777 });
     await chmod(tmp, 0o1777);
-    env = containerEnv(stageEnv(model, 'runtime'), { APP_VERSION: BUILD_VERSION, TMPDIR: tmp });
+    env = containerEnv(stageEnv(model, 'runtime'), { APP_VERSION: BUILD_VERSION, TMPDIR: tmp, PATH: `${path.dirname(node)}:/usr/bin:/bin` });
   });
 
   after(async () => {
@@ -216,7 +232,7 @@ describe('the image build, step by step from the Dockerfile', function () {
       "const ran = await migrate({ databaseUrl: process.env.DATABASE_URL, direction: 'up' });",
       'console.log(`ran ${ran.length}`);',
     ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    const child = spawn(node, ['--input-type=module', '-e', script], {
       cwd: app,
       env: { ...env, DATABASE_URL: db.url },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -242,7 +258,7 @@ describe('the image build, step by step from the Dockerfile', function () {
     }
     // The one-off migration task's command (COMMON decisions), once the repository has it.
     if (modules.includes(path.join('cli', 'migrate.ts'))) {
-      const child = spawn(process.execPath, ['api/dist/cli/migrate.js', 'up'], {
+      const child = spawn(node, ['api/dist/cli/migrate.js', 'up'], {
         cwd: app,
         env: { ...env, DATABASE_URL: db.url },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -266,7 +282,7 @@ describe('the image build, step by step from the Dockerfile', function () {
       // The image's ENV says PORT=8000; here a free port stands in for the container's own.
       const port = await freePort();
       baseUrl = `http://127.0.0.1:${port}`;
-      api = spawn(process.execPath, cmd.slice(1), {
+      api = spawn(node, cmd.slice(1), {
         cwd: app,
         env: { ...env, DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
         stdio: ['ignore', 'pipe', 'pipe'],
