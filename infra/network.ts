@@ -8,6 +8,7 @@ import * as aws from '@pulumi/aws';
 import * as awsx from '@pulumi/awsx';
 import * as pulumi from '@pulumi/pulumi';
 import type { NatMode } from './config.js';
+import { serviceTrustPolicy } from './iam.js';
 
 /** The container port the ALB forwards to (the image's `PORT`). */
 export const CONTAINER_PORT = 8000;
@@ -130,7 +131,7 @@ export class Network extends pulumi.ComponentResource {
       const role = new aws.iam.Role(
         `${name}-flow-log`,
         {
-          assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: 'vpc-flow-logs.amazonaws.com' }),
+          assumeRolePolicy: serviceTrustPolicy('vpc-flow-logs.amazonaws.com', aws.getCallerIdentityOutput({}, child).accountId),
           inlinePolicies: [
             {
               name: 'write-flow-log',

@@ -7,6 +7,7 @@ import * as aws from '@pulumi/aws';
 import { local } from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
 import type { Architecture, LogLevel } from './config.js';
+import { serviceTrustPolicy } from './iam.js';
 import { MigrationRun } from './migration.js';
 import { CONTAINER_PORT } from './network.js';
 import type { SecretRef } from './secrets.js';
@@ -131,6 +132,7 @@ export class ApiService extends pulumi.ComponentResource {
     super('chapi:service:ApiService', name, {}, opts);
     // Options of every child resource: parented to this component (the SST way).
     const child = { parent: this };
+    const accountId = aws.getCallerIdentityOutput({}, child).accountId;
 
     const cluster = createCluster();
     const logGroup = createLogGroup();
@@ -246,7 +248,7 @@ export class ApiService extends pulumi.ComponentResource {
         `${name}-${role}-execution`,
         {
           description: `chapi ${role} task execution: pull the image, write logs, read its own secrets`,
-          assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: 'ecs-tasks.amazonaws.com' }),
+          assumeRolePolicy: serviceTrustPolicy('ecs-tasks.amazonaws.com', accountId),
           inlinePolicies: [{ name: 'execution', policy: policy.json }],
         },
         child,

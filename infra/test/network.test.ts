@@ -75,5 +75,14 @@ describe('network', () => {
   it('logs rejected traffic to a log group that expires (FSBP EC2.6)', () => {
     expect(stack.one(T.flowLog, 'chapi-flow-log').inputs).to.include({ trafficType: 'REJECT', logDestinationType: 'cloud-watch-logs' });
     expect(stack.one(T.logGroup, 'chapi-flow-log').inputs.retentionInDays).to.equal(30);
+    const trust = stack.one(T.role, 'chapi-flow-log').inputs.assumeRolePolicy as { Statement: Record<string, unknown>[] };
+    expect(trust.Statement).to.deep.equal([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'vpc-flow-logs.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+      },
+    ]);
   });
 });

@@ -142,12 +142,14 @@ describe('service: task definitions, roles, rollout, autoscaling', () => {
       return statements((inline[0] as { policy: string }).policy);
     };
 
-    it('are assumed by ECS tasks only and carry no managed policies', () => {
+    it('are assumed by ECS tasks only, on behalf of this account, and carry no managed policies', () => {
       for (const role of ['chapi-api-execution', 'chapi-migrate-execution']) {
         const inputs = stack.one(T.role, role).inputs;
         const trust = inputs.assumeRolePolicy as { Statement: Record<string, unknown>[] };
         expect(trust.Statement).to.have.length(1);
         expect(trust.Statement[0]).to.deep.include({ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' } });
+        // Cross-service confused deputy: ECS acting for another account cannot assume it.
+        expect(trust.Statement[0]?.Condition).to.deep.equal({ StringEquals: { 'aws:SourceAccount': '123456789012' } });
         expect(inputs).not.to.have.property('managedPolicyArns');
       }
       expect(stack.one(T.taskDefinition, 'chapi-api').inputs.executionRoleArn).to.equal('arn:aws:iam:us-east-1:123456789012:role/chapi-api-execution');
