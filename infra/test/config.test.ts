@@ -31,7 +31,7 @@ describe('stack config', () => {
       corsOrigins: [],
       logLevel: 'info',
       dbPoolMax: 10,
-      serviceClients: ['cathouse', 'mobile'],
+      serviceClients: ['cathouse', 'mobile', 'smoke'],
       deletionProtection: true,
       imageRetentionCount: 20,
       migrationTimeoutSeconds: 600,

@@ -35,6 +35,7 @@ describe('secrets', () => {
       'chapi-admin-api-key',
       'chapi-service-key-cathouse',
       'chapi-service-key-mobile',
+      'chapi-service-key-smoke',
     ]);
     expect(unsecret(stack.one(T.secretVersion, 'chapi-admin-api-key').inputs.secretString)).to.equal(MOCK_GENERATED);
     const serviceKeys = stack.one(T.secretVersion, 'chapi-service-api-keys').inputs.secretString;
@@ -42,6 +43,7 @@ describe('secrets', () => {
     expect(JSON.parse(unsecret(serviceKeys) as string)).to.deep.equal({
       cathouse: `sk_prod_${MOCK_GENERATED}`,
       mobile: `sk_prod_${MOCK_GENERATED}`,
+      smoke: `sk_prod_${MOCK_GENERATED}`,
     });
   });
 
