@@ -243,11 +243,10 @@ describe('GitHub Actions workflows', () => {
       });
       const steps = preview.steps ?? [];
       expect(steps.indexOf(credentials as Step)).to.be.lessThan(steps.indexOf(pulumi as Step));
-      // The project's policy pack runs with the preview, compiled first, once policy/ exists.
-      const hasPack = "hashFiles('policy/PulumiPolicy.yaml') != ''";
-      expect(pulumi?.with?.policyPacks).to.equal(`\${{ ${hasPack} && 'policy' || '' }}`);
+      // The project's policy pack runs with the preview, compiled first.
+      expect(pulumi?.with?.policyPacks).to.equal('policy');
       const build = steps.find((step) => step.run === 'npm run policy:build');
-      expect(build?.if).to.equal(hasPack);
+      expect(build?.if).to.equal(undefined);
       expect(steps.indexOf(build as Step)).to.be.lessThan(steps.indexOf(pulumi as Step));
     });
 
@@ -290,6 +289,11 @@ describe('GitHub Actions workflows', () => {
       const [up] = stepsUsing(deploy, PULUMI_ACTION);
       expect(up?.with).to.include({ command: 'up', 'stack-name': 'prod', 'cloud-url': '${{ vars.PULUMI_BACKEND_URL }}' });
       expect(up?.env?.APP_VERSION).to.equal('${{ github.sha }}');
+      // The policy pack guards the deploy too, compiled first.
+      expect(up?.with?.policyPacks).to.equal('policy');
+      const build = steps.find((step) => step.run === 'npm run policy:build');
+      expect(steps.indexOf(build as Step)).to.be.greaterThan(-1);
+      expect(steps.indexOf(build as Step)).to.be.lessThan(steps.indexOf(up as Step));
       const smoke = steps.find((step) => step.run?.startsWith('npm run --silent smoke'));
       expect(smoke?.run).to.equal('npm run --silent smoke -- --base-url "$SERVICE_URL"');
       expect(workflow('deploy.yml').env?.SERVICE_URL).to.equal('https://chapi.gamificator.click');
