@@ -78,6 +78,12 @@ const UNAVAILABLE_NODE_CODES = new Set([
   'QUERY_DEADLINE',
 ]);
 
+/** The SQLSTATE of an error the database raised (e.g. `42P01`); undefined for anything else. */
+export function sqlStateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
 /** True when `error` means the database is down, restarting or too slow: answer 503. */
 export function isUnavailable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;

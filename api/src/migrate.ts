@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import { getMigrationFilePaths } from 'node-pg-migrate/migration';
 import pg from 'pg';
+import { sqlStateOf } from './errors.js';
 
 /** The repository's `migrations/` folder, from `api/src` (tsx) or `api/dist` (the image). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
@@ -75,11 +76,6 @@ export class MigrationError extends Error {
     this.migration = migration;
     this.sqlState = sqlStateOf(cause);
   }
-}
-
-function sqlStateOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
 /**

@@ -48,3 +48,8 @@ export class CliError extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/** A bad command line (exit 2), with the pointer to `--help`. */
+export function usageError(message: string): CliError {
+  return new CliError(EXIT.usage, `${message}\nRun with --help for usage.`);
+}

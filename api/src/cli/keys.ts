@@ -24,7 +24,7 @@ import {
 } from '../keys/service.js';
 import { requireDatabaseUrl } from './database-url.js';
 import { formatGrace, parseGrace } from './duration.js';
-import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT, EXIT_CODES_HELP, usageError, type ExitCode } from './exit-codes.js';
 import { createCliLogger, runCli } from './run.js';
 
 const USAGE = `Usage: npm run keys -- <command> [options]
@@ -37,7 +37,8 @@ Commands:
   list                                 every key: name, environment, prefix, status (no secrets)
   rotate <name> [--grace 7d]           issue a new key for the name; the current one keeps
                                        working for the grace period (7d, 12h, 30m, 0; default 7d)
-  revoke <name>                        stop every key of the name at once (one in grace included)
+  revoke <name>                        stop every key of the name (one in grace included): at once
+                                       in the database, within 30 s on running API tasks
 
 Options:
   --json        machine-readable output on stdout
@@ -79,10 +80,6 @@ interface Invocation {
   environment?: KeyEnvironment;
   graceMs?: number;
   json: boolean;
-}
-
-function usageError(message: string): CliError {
-  return new CliError(EXIT.usage, `${message}\nRun with --help for usage.`);
 }
 
 /** Parses argv into one command; `undefined` for `--help`. */
@@ -215,7 +212,7 @@ async function execute(invocation: Invocation, deps: KeyServiceDeps): Promise<vo
     }
     case 'revoke': {
       const { revoked } = await revokeKey(deps, { keyName: invocation.keyName });
-      print(`Revoked ${revoked} key${revoked === 1 ? '' : 's'} named "${invocation.keyName}": they stop working at once.`, {
+      print(`Revoked ${revoked} key${revoked === 1 ? '' : 's'} named "${invocation.keyName}": they stop working within 30 s on every running API task (its key cache).`, {
         key_name: invocation.keyName,
         revoked,
       });

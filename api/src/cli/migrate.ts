@@ -26,7 +26,7 @@ import {
   type MigrationDirection,
 } from '../migrate.js';
 import { describeDatabaseUrl, migrationTarget, type MigrationTarget } from './database-url.js';
-import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT, EXIT_CODES_HELP, usageError, type ExitCode } from './exit-codes.js';
 import { classifyDatabaseError, createCliLogger, runCli } from './run.js';
 
 const USAGE = `Usage: npm run migrate -- <command> [options]
@@ -63,10 +63,6 @@ interface Invocation {
   count: number | undefined;
   dir: string;
   verbose: boolean;
-}
-
-function usageError(message: string): CliError {
-  return new CliError(EXIT.usage, `${message}\nRun with --help for usage.`);
 }
 
 function parseInvocation(argv: string[]): Invocation | undefined {

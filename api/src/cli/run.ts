@@ -3,7 +3,7 @@
  * exit code, and keeping secrets out of everything printed.
  */
 import { pino } from 'pino';
-import { isUnavailable } from '../errors.js';
+import { isUnavailable, sqlStateOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { describeDatabaseError } from '../migrate.js';
 import { readPackageVersion } from '../version.js';
@@ -29,11 +29,6 @@ export function createCliLogger(env: Record<string, string | undefined> = proces
     },
     pino.destination({ dest: 2, sync: true }),
   );
-}
-
-function sqlStateOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
 /**
