@@ -55,10 +55,23 @@ const RECONNECT_BACKOFF_MAX_S = 1;
  */
 const SERVER_TIMEOUT_MARGIN_MS = 1_000;
 
-/** The URL without client-only parameters; `sslmode` stays (postgres.js maps it to TLS). */
+/**
+ * `sslmode` values that ask for TLS but, in postgres.js, do not check the server's certificate
+ * (`require` connects with `rejectUnauthorized: false`). Neon's URLs say `sslmode=require`, and
+ * an unchecked certificate lets anyone on the path read and change the traffic; `verify-full`
+ * checks the chain and the host name, as pg 8 (the migrations' driver) already does for them.
+ */
+const UNVERIFIED_SSL_MODES = new Set(['require', 'verify-ca']);
+
+/**
+ * The URL as postgres.js should see it: without client-only parameters, and with a TLS request
+ * upgraded to a verified one (`sslmode=require` → `verify-full`).
+ */
 export function normalizeDatabaseUrl(url: string): string {
   const parsed = new URL(url);
   for (const name of CLIENT_ONLY_PARAMS) parsed.searchParams.delete(name);
+  const sslMode = parsed.searchParams.get('sslmode');
+  if (sslMode !== null && UNVERIFIED_SSL_MODES.has(sslMode)) parsed.searchParams.set('sslmode', 'verify-full');
   return parsed.toString();
 }
 
