@@ -304,6 +304,14 @@ describe('tasks', () => {
           expectError(await transport.remove(userId, id), 404, 'not_found');
         });
 
+        it('answers the id as stored, whatever case the request wrote it in', async () => {
+          const userId = newUser();
+          const id = (await create(userId, { title: 'shouting' })).id as string;
+          const response = await transport.remove(userId, id.toUpperCase());
+          expectOk(response);
+          expect(response.data).to.deep.equal({ success: true, deleted_id: id });
+        });
+
         it("leaves another user's task in place and answers 404", async () => {
           const owner = newUser();
           const id = (await create(owner, { title: 'mine' })).id as string;

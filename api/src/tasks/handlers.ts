@@ -119,8 +119,10 @@ export async function updateTask(
 
 /** `delete-task`. */
 export async function deleteTask(deps: TaskDeps, input: { userId: string; taskId: string }): Promise<DeletedTask> {
-  if (!(await tasks.deleteTask(deps.db, input.userId, input.taskId))) throw taskNotFound();
-  return { success: true, deleted_id: input.taskId };
+  const deletedId = await tasks.deleteTask(deps.db, input.userId, input.taskId);
+  if (deletedId === undefined) throw taskNotFound();
+  // The id as stored, not as sent: a client compares it with the task's `id`.
+  return { success: true, deleted_id: deletedId };
 }
 
 /** completed / total × 100, rounded half up to 2 decimals; 0 without tasks. */

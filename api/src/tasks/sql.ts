@@ -153,13 +153,13 @@ export async function updateTask(db: Db, userId: string, id: string, changes: Ta
   return row;
 }
 
-/** Deletes the user's task; false when there was none. */
-export async function deleteTask(db: Db, userId: string, id: string): Promise<boolean> {
-  const rows = await withDeadline(
-    db.sql`delete from tasks where id = ${id} and user_id = ${userId} returning id`,
+/** Deletes the user's task; its id as stored (lowercase), or undefined when there was none. */
+export async function deleteTask(db: Db, userId: string, id: string): Promise<string | undefined> {
+  const [row] = await withDeadline(
+    db.sql<{ id: string }[]>`delete from tasks where id = ${id} and user_id = ${userId} returning id`,
     db.queryTimeoutMs,
   );
-  return rows.length > 0;
+  return row?.id;
 }
 
 /** The counts `selectStats` returns. */
