@@ -236,6 +236,22 @@ describe('admin routes', () => {
     expect(text).not.to.include(ADMIN_KEY);
     expect(logs.lines.find((line) => line.request_id === 'audit-create' && line.msg === 'request')).to.include({ key_name: '(admin)', status: 201 });
   });
+
+  it('audits a refused action as well (404, 409): action, key name, request id and the reason', async () => {
+    const keyName = uniqueName('refused');
+    const before = logs.lines.length;
+    const refused = await admin.post('/admin/rotate-key', { key_name: keyName }, { headers: { ...asAdmin.headers, 'X-Request-Id': 'audit-refused' } });
+    expectError(refused, 404, 'not_found');
+    const audits = logs.lines.slice(before).filter((line) => line.event === AUDIT_EVENT);
+    expect(audits).to.have.length(1);
+    expect(audits[0]).to.deep.include({
+      action: 'rotate',
+      key_name: keyName,
+      actor: 'request:audit-refused',
+      request_id: 'audit-refused',
+      detail: { outcome: 'refused', reason: 'no_active_key' },
+    });
+  });
 });
 
 describe('admin routes without ADMIN_API_KEY', () => {

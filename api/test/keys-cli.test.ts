@@ -156,7 +156,8 @@ describe('keys CLI (npm run keys, a real process)', function () {
       const result = await keys(command, 'nobody');
       expect(result.code, command).to.equal(EXIT.notFound);
       expect(result.stderr).to.include('key name "nobody" has no active key');
-      expect(jsonLines(result.stderr)).to.deep.equal([]);
+      // The refusal is audited too, with its reason.
+      expect(auditLine(result, command)).to.deep.include({ key_name: 'nobody', detail: { outcome: 'refused', reason: 'no_active_key' } });
     }
   });
 

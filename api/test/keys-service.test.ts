@@ -109,4 +109,17 @@ describe('service key lifecycle (keys/service.ts)', () => {
       expect(error).to.be.instanceOf(KeyActionError).with.property('code', 'not_found');
     }
   });
+
+  it('audits a refused action too, with the reason', async () => {
+    await createKey(deps, { keyName: 'refusal-taken', environment: 'test' });
+    audit.length = 0;
+    await createKey(deps, { keyName: 'refusal-taken', environment: 'test' }).catch(() => undefined);
+    await rotateKey(deps, { keyName: 'nobody' }).catch(() => undefined);
+    await revokeKey(deps, { keyName: 'nobody' }).catch(() => undefined);
+    expect(audit).to.deep.equal([
+      { action: 'create', key_name: 'refusal-taken', actor: 'cli', detail: { outcome: 'refused', reason: 'name_taken' } },
+      { action: 'rotate', key_name: 'nobody', actor: 'cli', detail: { outcome: 'refused', reason: 'no_active_key' } },
+      { action: 'revoke', key_name: 'nobody', actor: 'cli', detail: { outcome: 'refused', reason: 'no_active_key' } },
+    ]);
+  });
 });

@@ -99,28 +99,44 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
+/**
+ * Runs a key action whose refusal (a `KeyActionError`) is an action too: it leaves its audit
+ * entry — outcome `refused` and the reason — before the error goes on to the caller.
+ */
+async function auditRefusal<T>(deps: KeyServiceDeps, action: KeyAction, keyName: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof KeyActionError) {
+      deps.audit({ action, key_name: keyName, actor: deps.actor, detail: { outcome: 'refused', reason: error.reason } });
+    }
+    throw error;
+  }
+}
+
 /** Issues a new key for a name that has no current key. */
 export async function createKey(
   deps: KeyServiceDeps,
   input: { keyName: string; environment: KeyEnvironment },
 ): Promise<IssuedKey> {
   const plaintext = generateServiceKey(input.environment);
-  let row: ServiceKeyRow;
-  try {
-    row = await insertKey(deps.sql, {
-      keyName: input.keyName,
-      environment: input.environment,
-      hash: hashServiceKey(plaintext),
-      displayPrefix: displayPrefix(plaintext),
-      origin: 'created',
-    });
-  } catch (error) {
-    // The partial unique index makes this race-free: two creates of one name, one wins.
-    if (isUniqueViolation(error)) {
-      throw new KeyActionError('conflict', `key name "${input.keyName}" already has an active key`, 'name_taken');
+  const row = await auditRefusal(deps, 'create', input.keyName, async () => {
+    try {
+      return await insertKey(deps.sql, {
+        keyName: input.keyName,
+        environment: input.environment,
+        hash: hashServiceKey(plaintext),
+        displayPrefix: displayPrefix(plaintext),
+        origin: 'created',
+      });
+    } catch (error) {
+      // The partial unique index makes this race-free: two creates of one name, one wins.
+      if (isUniqueViolation(error)) {
+        throw new KeyActionError('conflict', `key name "${input.keyName}" already has an active key`, 'name_taken');
+      }
+      throw error;
     }
-    throw error;
-  }
+  });
   deps.audit({ action: 'create', key_name: input.keyName, actor: deps.actor, detail: { environment: input.environment } });
   return { row, plaintext };
 }
@@ -155,7 +171,7 @@ export async function rotateKey(
   }
   const now = deps.clock.now();
   const oldKeyExpiresAt = new Date(now + graceMs);
-  const issued = await deps.sql.begin(async (tx) => {
+  const issued = await auditRefusal(deps, 'rotate', input.keyName, () => deps.sql.begin(async (tx) => {
     const current = await lockCurrentKey(tx, input.keyName);
     if (current === undefined) {
       throw new KeyActionError('not_found', `key name "${input.keyName}" has no active key`, 'no_active_key');
@@ -175,7 +191,7 @@ export async function rotateKey(
       rotatedFrom: current.id,
     });
     return { row, plaintext };
-  });
+  }));
   deps.audit({ action: 'rotate', key_name: input.keyName, actor: deps.actor, detail: { grace_ms: graceMs } });
   return { ...issued, oldKeyExpiresAt };
 }
@@ -186,7 +202,7 @@ export async function rotateKey(
  */
 export async function revokeKey(deps: KeyServiceDeps, input: { keyName: string }): Promise<{ revoked: number }> {
   const now = new Date(deps.clock.now());
-  const revoked = await deps.sql.begin(async (tx) => {
+  const revoked = await auditRefusal(deps, 'revoke', input.keyName, () => deps.sql.begin(async (tx) => {
     const usable = await usableKeysByName(tx, input.keyName, now);
     if (usable.length === 0) {
       throw new KeyActionError('not_found', `key name "${input.keyName}" has no active key`, 'no_active_key');
@@ -195,7 +211,7 @@ export async function revokeKey(deps: KeyServiceDeps, input: { keyName: string }
       throw new KeyActionError('conflict', managedRefusal(input.keyName), 'managed');
     }
     return await revokeUsableKeys(tx, input.keyName, now);
-  });
+  }));
   deps.audit({ action: 'revoke', key_name: input.keyName, actor: deps.actor, detail: { revoked } });
   return { revoked };
 }
