@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import { createSql, type Sql } from './db.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
+import { warmUpValidators } from './schemas/validate.js';
 
 /**
  * The ALB keeps idle connections for 60 s and may reuse one at any moment before that; if
@@ -84,5 +85,13 @@ export async function startServer(
   };
 
   logger.info({ url, node: process.version, pool_max: config.database.poolMax }, 'listening');
+  logger.flush();
+  // Listening first answers /health sooner; the validators then compile in the background,
+  // before real traffic (the ALB sends none until its health checks pass).
+  const warmUpStarted = performance.now();
+  warmUpValidators().then(
+    (count) => logger.debug({ count, ms: Math.round(performance.now() - warmUpStarted) }, 'validators compiled'),
+    (error: unknown) => logger.error({ err: error }, 'a request schema does not compile'),
+  );
   return { server, url, sql, lifecycle, stop };
 }

@@ -59,7 +59,7 @@ function actionBodySchema(action: Action): JsonSchema {
   );
 }
 
-/** Compiled once, at start-up. */
+/** One per action (compiled once, right after the server starts listening). */
 const VALIDATORS = Object.fromEntries(ACTIONS.map((action) => [action, compileBody(actionBodySchema(action))])) as Record<
   Action,
   ReturnType<typeof compileBody>
