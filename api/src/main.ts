@@ -23,6 +23,7 @@ export async function main(): Promise<void> {
 
   const shutdown = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'shutting down');
+    logger.flush();
     running.stop().then(
       () => {
         logger.info('stopped');

@@ -40,8 +40,20 @@ export function pickTask(row: Task): Task {
   };
 }
 
+/**
+ * The column list as a fragment, made once per connection pool or transaction: building a
+ * fragment is a whole driver query object, a measurable cost when every request needs one.
+ * A fragment is only read when it is interpolated (never run on its own), so reusing it is safe.
+ */
+const columnFragments = new WeakMap<Queryable, ReturnType<Queryable['unsafe']>>();
+
 function taskColumns(sql: Queryable) {
-  return sql.unsafe(TASK_COLUMNS);
+  let fragment = columnFragments.get(sql);
+  if (fragment === undefined) {
+    fragment = sql.unsafe(TASK_COLUMNS);
+    columnFragments.set(sql, fragment);
+  }
+  return fragment;
 }
 
 /** A task to insert, validated and normalized. */
