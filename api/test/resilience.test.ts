@@ -7,36 +7,20 @@
  * tell "answered at once" from "waited for a deadline", never measure speed.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { apiClient, request, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
 import { createTestKey, startTestApi } from '../../test/support/api.js';
 import { useTestDatabase } from '../../test/support/databases.js';
+import { deadline, expectUnavailable, watchUnhandledRejections } from '../../test/support/resilience.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
-
-function expectUnavailable(response: ApiResponse): void {
-  expect(response.status, response.text).to.equal(503);
-  expect(response.headers['retry-after']).to.equal('2');
-  expect(response.json).to.include({ success: false, data: null });
-  expect(Object.keys(response.error ?? {}).sort()).to.deep.equal(['code', 'message', 'request_id']);
-  expect(response.error).to.include({ code: 'unavailable', message: 'The database is unavailable; retry shortly' });
-  expect(response.error?.request_id).to.equal(response.headers['x-request-id']);
-}
 
 async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
   const started = performance.now();
   const value = await work;
   return { value, ms: performance.now() - started };
-}
-
-/** Records unhandled rejections while a suite runs: a fault must never produce one. */
-function watchUnhandledRejections(): unknown[] {
-  const seen: unknown[] = [];
-  const listener = (reason: unknown) => seen.push(reason);
-  before(() => process.on('unhandledRejection', listener));
-  after(() => process.off('unhandledRejection', listener));
-  return seen;
 }
 
 describe('resilience: the database goes away', () => {
@@ -105,6 +89,199 @@ describe('resilience: the database goes away', () => {
     // Every 200 is a stored task; no 503 left one behind.
     expect(row?.n).to.equal(responses.filter((response) => response.status === 200).length);
     expect(unhandled).to.deep.equal([]);
+  });
+});
+
+describe('resilience: a database outage under load', function () {
+  this.timeout(deadline(60_000));
+  const db = useTestDatabase();
+  const unhandled = watchUnhandledRejections();
+  const STATEMENT_TIMEOUT_MS = 2_000;
+  /** A request unanswered this long after its deadline is hung: far past "failed fast". */
+  const HUNG_AFTER_MS = STATEMENT_TIMEOUT_MS + deadline(5_000);
+  const OUTAGE_MS = 3_000;
+  const CLIENTS = 4;
+  let proxy: TcpProxy;
+  let api: RunningServer;
+  let client: ApiClient;
+
+  before(async () => {
+    const target = new URL(db.url);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+    // A short grace: should a request hang after all, stopping does not wait 25 s for it.
+    api = await startTestApi(proxy.databaseUrl(db.url), {
+      env: { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), SHUTDOWN_GRACE_MS: '1000' },
+    });
+    client = apiClient(api.url, { key: await createTestKey(db.sql) });
+  });
+  after(async () => {
+    await api.stop();
+    await proxy.close();
+  });
+
+  /** One request as the load saw it. */
+  interface Outcome {
+    client: number;
+    operation: string;
+    sentAt: number;
+    answeredAt: number;
+    /** The response, or why there was none: a socket error's code, or `hung`. */
+    response: ApiResponse | string;
+  }
+
+  const succeeded = (outcome: Outcome): boolean =>
+    typeof outcome.response !== 'string' && outcome.response.status >= 200 && outcome.response.status < 300;
+  const show = (outcome: Outcome): string =>
+    `client ${outcome.client} ${outcome.operation}: ${typeof outcome.response === 'string' ? outcome.response : `${outcome.response.status} ${outcome.response.text}`}`;
+
+  it('answers only 2xx or 503 while the database is cut for 3 s, serves again within 5 s, and keeps every acknowledged create', async () => {
+    const outcomes: Outcome[] = [];
+    const acknowledged: { id: string; userId: string; title: string }[] = [];
+    const sentTitles = new Set<string>();
+    const liveness: (number | string)[] = [];
+    let loadRunning = true;
+
+    const send = async (index: number, operation: string, call: () => Promise<ApiResponse>): Promise<ApiResponse | undefined> => {
+      const sentAt = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('hung'), HUNG_AFTER_MS);
+      });
+      const response = await Promise.race([call().catch((error: NodeJS.ErrnoException) => error.code ?? String(error)), hung]);
+      clearTimeout(timer);
+      outcomes.push({ client: index, operation, sentAt, answeredAt: performance.now(), response });
+      return typeof response === 'string' ? undefined : response;
+    };
+
+    // A client: a user of its own, one request at a time, both transports. Its /v1 creates
+    // carry an Idempotency-Key and, as a client should, are sent again with it after a 503.
+    const clientLoop = async (index: number): Promise<void> => {
+      const userId = `load-${index}-${randomUUID()}`;
+      let lastId: string | undefined;
+      let retry: { key: string; title: string } | undefined;
+      for (let step = 0; loadRunning; step += 1) {
+        const title = `${userId} #${step}`;
+        switch (step % 6) {
+          case 0: {
+            sentTitles.add(title);
+            const response = await send(index, 'execute create-task', () => client.execute('create-task', userId, { title }));
+            if (response?.status === 200) {
+              lastId = response.data.id as string;
+              acknowledged.push({ id: lastId, userId, title });
+            }
+            break;
+          }
+          case 1: {
+            const id = lastId;
+            const path = id === undefined ? `/v1/users/${userId}/stats` : `/v1/users/${userId}/tasks/${id}`;
+            await send(index, 'v1 get-task', () => client.get(path));
+            break;
+          }
+          case 2: {
+            const create = (retry ??= { key: randomUUID(), title });
+            sentTitles.add(create.title);
+            const response = await send(index, 'v1 create-task', () =>
+              client.post(`/v1/users/${userId}/tasks`, { title: create.title }, { headers: { 'Idempotency-Key': create.key } }),
+            );
+            if (response?.status === 201) {
+              acknowledged.push({ id: response.data.id as string, userId, title: create.title });
+              retry = undefined;
+            }
+            break;
+          }
+          case 3:
+            await send(index, 'execute list-tasks', () => client.execute('list-tasks', userId, { limit: 10 }));
+            break;
+          case 4:
+            await send(index, 'v1 get-stats', () => client.get(`/v1/users/${userId}/stats`));
+            break;
+          default: {
+            const id = lastId;
+            await send(index, 'execute get-task', () =>
+              id === undefined ? client.execute('get-stats', userId) : client.execute('get-task', userId, { task_id: id }),
+            );
+          }
+        }
+      }
+    };
+    // Liveness never touches the database: it must answer throughout.
+    const livenessLoop = async (): Promise<void> => {
+      while (loadRunning) {
+        const status = await request(api.url, 'GET', '/health').then(
+          (response) => response.status,
+          (error: NodeJS.ErrnoException) => error.code ?? String(error),
+        );
+        liveness.push(status);
+        await sleep(25);
+      }
+    };
+    /** Whether every client had `count` requests served (2xx) that it sent at `since` or later. */
+    const servedSince = (since: number, count: number): boolean =>
+      Array.from({ length: CLIENTS }, (_, index) => index).every(
+        (index) => outcomes.filter((outcome) => outcome.client === index && outcome.sentAt >= since && succeeded(outcome)).length >= count,
+      );
+
+    const load = [...Array.from({ length: CLIENTS }, (_, index) => clientLoop(index)), livenessLoop()];
+    let cutAt = 0;
+    let restoredAt = 0;
+    let refusedDuringCut: number | undefined;
+    let openDuringCut: number | undefined;
+    try {
+      await waitFor(() => servedSince(0, 6), {
+        timeoutMs: deadline(10_000),
+        what: 'every client to be served a round of its operations before the outage',
+      });
+      const acceptedBeforeCut = proxy.accepted;
+      proxy.cut();
+      cutAt = performance.now();
+      await sleep(OUTAGE_MS);
+      // Connections the API opened during the outage: each was accepted and reset at once.
+      refusedDuringCut = proxy.accepted - acceptedBeforeCut;
+      openDuringCut = proxy.open;
+      proxy.restore();
+      restoredAt = performance.now();
+      await waitFor(() => servedSince(restoredAt, 1), {
+        timeoutMs: deadline(5_000),
+        what: 'every client to be served (2xx) again within 5 s of the database coming back',
+      });
+      // A round of every operation after the recovery: retried creates land, nothing is stuck.
+      await waitFor(() => servedSince(restoredAt, 6), { timeoutMs: deadline(10_000), what: 'every client to be served a round after the recovery' });
+    } finally {
+      loadRunning = false;
+      await Promise.all(load);
+    }
+
+    // Never a 500, a dropped connection or a hang: 2xx, or the contract's 503.
+    const neither = outcomes.filter(
+      (outcome) => !succeeded(outcome) && (typeof outcome.response === 'string' || outcome.response.status !== 503),
+    );
+    expect(neither.map(show)).to.deep.equal([]);
+    for (const outcome of outcomes) if (!succeeded(outcome)) expectUnavailable(outcome.response as ApiResponse);
+    // While the database was gone, every request sent got its 503, and the API kept trying to
+    // reconnect (every attempt refused) rather than giving up or waiting.
+    const whileDown = outcomes.filter((outcome) => outcome.sentAt >= cutAt && outcome.answeredAt <= restoredAt);
+    expect(whileDown.length, 'requests sent and answered during the outage').to.be.at.least(CLIENTS);
+    expect(whileDown.filter(succeeded).map(show)).to.deep.equal([]);
+    expect(refusedDuringCut, 'connection attempts during the outage').to.be.above(0);
+    expect(openDuringCut, 'connections that got through the cut').to.equal(0);
+    // The server never went down: it listens, liveness always answered 200, nothing unhandled.
+    expect(api.server.listening).to.equal(true);
+    expect(liveness.filter((status) => status !== 200)).to.deep.equal([]);
+    expect(liveness.length).to.be.above(0);
+    expect(unhandled).to.deep.equal([]);
+
+    // Every acknowledged create is stored, as sent. Nothing else is: a create answered 503 may
+    // have committed (it is one statement, whole or absent), and a retried idempotent one is
+    // stored once.
+    const rows = await db.sql<{ id: string; user_id: string; title: string }[]>`
+      select id, user_id, title from tasks where user_id like 'load-%'`;
+    const stored = new Map(rows.map((row) => [row.id, row]));
+    expect(acknowledged.length).to.be.above(CLIENTS);
+    for (const create of acknowledged) {
+      expect(stored.get(create.id), `acknowledged create ${create.title}`).to.deep.include({ user_id: create.userId, title: create.title });
+    }
+    expect(rows.filter((row) => !sentTitles.has(row.title))).to.deep.equal([]);
+    expect(new Set(rows.map((row) => row.title)).size, 'each create stored at most once').to.equal(rows.length);
   });
 });
 

@@ -3,7 +3,7 @@
  * in-flight requests finish within 25 s, the pool closes, the process exits 0). A held
  * database keeps a request in flight for as long as a test needs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { apiClient, request } from '../../test/support/api-client.js';
+import { startApiProcess, type ApiProcess } from '../../test/support/api-process.js';
 import { createTestKey, startTestApi } from '../../test/support/api.js';
 import { useTestDatabase } from '../../test/support/databases.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
@@ -142,62 +143,42 @@ describe('graceful shutdown (in process)', () => {
 describe('graceful shutdown (the process, on SIGTERM)', () => {
   const db = useTestDatabase();
   let proxy: TcpProxy;
-  let child: ChildProcess | undefined;
+  let running: ApiProcess | undefined;
 
   before(async () => {
     const target = new URL(db.url);
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
   });
+  afterEach(async () => {
+    await running?.kill();
+    running = undefined;
+  });
   after(async () => {
-    if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
     await proxy.close();
   });
 
-  /** Starts `api/src/main.ts` as production starts `dist/main.js`; resolves with its URL. */
-  async function startProcess(env: Record<string, string>): Promise<{ url: string; output: () => string; exit: Promise<number | null> }> {
-    let output = '';
-    child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api/src/main.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    const exit = once(child, 'exit').then(([code]) => code as number | null);
-    let url: string | undefined;
-    await waitFor(
-      () => {
-        const match = /"url":"(http:\/\/[^"]+)"/.exec(output);
-        url = match?.[1];
-        return url !== undefined;
-      },
-      { timeoutMs: 30_000, what: 'the API process to listen' },
-    );
-    return { url: url as string, output: () => output, exit };
-  }
-
   it('finishes the request in flight, closes the pool and exits 0', async () => {
-    const running = await startProcess({ DATABASE_URL: proxy.databaseUrl(db.url), DB_STATEMENT_TIMEOUT_MS: '20000' });
+    const api = (running = await startApiProcess({ DATABASE_URL: proxy.databaseUrl(db.url), DB_STATEMENT_TIMEOUT_MS: '20000' }));
     const key = await createTestKey(db.sql);
-    expect((await apiClient(running.url, { key }).execute('get-stats', 'warm')).status).to.equal(200);
+    expect((await apiClient(api.url, { key }).execute('get-stats', 'warm')).status).to.equal(200);
     proxy.hold();
-    const inFlight = apiClient(running.url, { key }).execute('get-stats', 'in-flight');
+    const inFlight = apiClient(api.url, { key }).execute('get-stats', 'in-flight');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    child?.kill('SIGTERM');
-    await waitFor(() => running.output().includes('"msg":"shutting down"'), { timeoutMs: 10_000, what: 'the shutdown to begin' });
+    api.child.kill('SIGTERM');
+    await waitFor(() => api.output().includes('"msg":"shutting down"'), { timeoutMs: 10_000, what: 'the shutdown to begin' });
     proxy.restore();
     const response = await inFlight;
     expect(response.status).to.equal(200);
-    expect(await running.exit).to.equal(0);
-    expect(running.output()).to.include('"msg":"stopped"');
-    expect(running.output()).not.to.include(key.slice(8));
+    expect(await api.exit).to.equal(0);
+    expect(api.output()).to.include('"msg":"stopped"');
+    expect(api.output()).not.to.include(key.slice(8));
   });
 
   it('exits 0 at once when idle (SIGINT too)', async () => {
-    const running = await startProcess({ DATABASE_URL: db.url });
-    expect((await request(running.url, 'GET', '/health')).status).to.equal(200);
-    child?.kill('SIGINT');
-    expect(await running.exit).to.equal(0);
+    const api = (running = await startApiProcess({ DATABASE_URL: db.url }));
+    expect((await request(api.url, 'GET', '/health')).status).to.equal(200);
+    api.child.kill('SIGINT');
+    expect(await api.exit).to.equal(0);
   });
 
   it('refuses to start on a bad configuration, with one line naming the variable and no secret', async () => {

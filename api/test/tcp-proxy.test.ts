@@ -56,9 +56,10 @@ describe('tcp-proxy (test support)', () => {
     proxy.hold();
     client.socket.write('one ');
     client.socket.write('two ');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => proxy.held === 'one two '.length, { timeoutMs: 5_000, what: 'the bytes to be held' });
     expect(client.received()).to.equal('');
     proxy.restore();
+    expect(proxy.held).to.equal(0);
     client.socket.write('three');
     await waitFor(() => client.received() === 'one two three', { timeoutMs: 5_000, what: 'the held bytes' });
     client.socket.destroy();
@@ -77,6 +78,30 @@ describe('tcp-proxy (test support)', () => {
     again.socket.write('back');
     await waitFor(() => again.received() === 'back', { timeoutMs: 5_000, what: 'the echo after restore' });
     again.socket.destroy();
+  });
+
+  it('listens on a given port: a client can wait for a server that is not there yet', async () => {
+    // A port nothing listens on (taken, then released).
+    const probe = net.createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const refused = net.connect(port, '127.0.0.1');
+    const [error] = (await once(refused, 'error').catch((failure: unknown) => [failure])) as [NodeJS.ErrnoException];
+    expect(error.code).to.equal('ECONNREFUSED');
+
+    const late = await startTcpProxy({ host: '127.0.0.1', port: (echo.address() as net.AddressInfo).port }, { port });
+    try {
+      expect(late.port).to.equal(port);
+      const socket = net.connect(port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+      socket.write('late');
+      await waitFor(() => received === 'late', { timeoutMs: 5_000, what: 'the echo through the late proxy' });
+      socket.destroy();
+    } finally {
+      await late.close();
+    }
   });
 
   it('rewrites a database URL to go through it', () => {

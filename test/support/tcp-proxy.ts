@@ -17,7 +17,10 @@
  * - `hold()` stops forwarding in both directions on every connection, new ones included,
  *   buffering what arrives: what a server stuck on a lock or a saturated one looks like. The
  *   client's sockets stay open, so only a client-side deadline can end its wait.
- * - Counters (`accepted`, `open`) let a test prove that a connection was reused, not replaced.
+ * - Counters (`accepted`, `open`) let a test prove that a connection was reused, not replaced;
+ *   `held` (bytes waiting while held) proves that something reached the line and is stuck there.
+ * - `port` in the options listens on a given port: a test can point a client at a port where
+ *   nothing listens yet, then start the proxy there (the database comes up after the client).
  *
  * Used by the API's resilience tests and meant for the heavier ones (benchmarks under
  * faults): it has no dependency on the API.
@@ -38,6 +41,8 @@ export interface TcpProxy {
   readonly accepted: number;
   /** Connections currently open through the proxy. */
   readonly open: number;
+  /** Bytes kept by `hold()` and not yet delivered, both directions. */
+  readonly held: number;
   /** `url` (a postgres:// URL) with its host and port replaced by the proxy's. */
   databaseUrl(url: string): string;
   /** Resets every open connection and refuses new ones until `restore()`. */
@@ -57,8 +62,8 @@ interface Pair {
   held: { to: net.Socket; chunk: Buffer }[];
 }
 
-/** Starts a proxy on 127.0.0.1 (a free port) that forwards to `target`. */
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+/** Starts a proxy on 127.0.0.1 (a free port unless `options.port`) that forwards to `target`. */
+export async function startTcpProxy(target: { host: string; port: number }, options: { port?: number } = {}): Promise<TcpProxy> {
   let mode: ProxyMode = 'forward';
   let accepted = 0;
   const pairs = new Set<Pair>();
@@ -95,7 +100,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     forward(pair, client, upstream);
     forward(pair, upstream, client);
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(options.port ?? 0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as net.AddressInfo;
 
@@ -109,6 +114,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     get open() {
       return pairs.size;
+    },
+    get held() {
+      let bytes = 0;
+      for (const pair of pairs) for (const { chunk } of pair.held) bytes += chunk.length;
+      return bytes;
     },
     databaseUrl(url: string): string {
       const parsed = new URL(url);
