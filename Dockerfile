@@ -56,8 +56,11 @@ EXPOSE 8000
 CMD ["node_modules/.bin/tsx", "watch", "--clear-screen=false", "api/src/main.ts"]
 
 FROM base AS runtime
+# MALLOC_ARENA_MAX and the node flags in CMD keep the process small on 512 MB and a quarter of
+# a core: scripts/lib/runtime.ts says why, and `npm run bench` measures the API run this way.
 ENV NODE_ENV=production \
-    PORT=8000
+    PORT=8000 \
+    MALLOC_ARENA_MAX=2
 # The API never runs a package manager: without them the image has less to patch and scan.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
     /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
@@ -78,4 +81,4 @@ EXPOSE 8000
 # `node api/dist/cli/keys.js …` (service keys). No entrypoint script (the node image's
 # docker-entrypoint.sh is reset): the command is the process, under ECS's init.
 ENTRYPOINT []
-CMD ["node", "api/dist/main.js"]
+CMD ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "api/dist/main.js"]

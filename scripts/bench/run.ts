@@ -14,6 +14,7 @@
  * Options: --duration S (10) --warmup S (3) --connections N (32) --rounds N (2)
  *          --scenarios a,b (all) --users N (200) --tasks N (50) --soak S (60, 0 = none)
  *          --starts N (5: start-up time samples) --out DIR (.bench)
+ *          --node-flags="…" (default: the image's, scripts/lib/runtime.ts)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { migrate } from '../../api/src/migrate.js';
 import { createKey } from '../../api/src/keys/service.js';
 import { systemClock } from '../../api/src/clock.js';
 import { freePort, startEmbeddedPostgres, takeOverTerminationSignals, type RunningPostgres } from '../lib/embedded-postgres.js';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../lib/runtime.js';
 import { waitFor } from '../lib/wait.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { cpuSeconds, processTree, rssMb, sampleRss } from './proc.js';
@@ -51,6 +53,7 @@ const { values: options } = parseArgs({
     soak: { type: 'string', default: '60' },
     starts: { type: 'string', default: '5' },
     out: { type: 'string', default: '.bench' },
+    'node-flags': { type: 'string' },
   },
 });
 
@@ -69,6 +72,7 @@ const settings = {
   tasksPerUser: number('tasks'),
   soakS: number('soak'),
   starts: Math.max(1, number('starts')),
+  nodeFlags: (options['node-flags'] ?? RUNTIME_NODE_FLAGS.join(' ')).split(' ').filter(Boolean),
   scenarios: (options.scenarios ?? '').split(',').map((name) => {
     if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario ${name} (${SCENARIOS.join(', ')})`);
     return name as ScenarioName;
@@ -212,13 +216,14 @@ async function main(): Promise<void> {
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     // Production settings: production logging included (to /dev/null here, to stdout on ECS).
-    const apiEnv = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(apiPort), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'info' };
+    const apiEnv = { ...process.env, ...RUNTIME_ENV, DATABASE_URL: databaseUrl, PORT: String(apiPort), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'info' };
     const startTimes: number[] = [];
-    let api = await startServer(['api/dist/main.js'], apiEnv, `${apiUrl}/health`);
+    const apiArgs = [...settings.nodeFlags, 'api/dist/main.js'];
+    let api = await startServer(apiArgs, apiEnv, `${apiUrl}/health`);
     startTimes.push(api.startMs);
     for (let index = 1; index < settings.starts; index++) {
       await stopServer(api.child);
-      api = await startServer(['api/dist/main.js'], apiEnv, `${apiUrl}/health`);
+      api = await startServer(apiArgs, apiEnv, `${apiUrl}/health`);
       startTimes.push(api.startMs);
     }
     const apiProcess = api;

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../../scripts/lib/runtime.js';
 import { loadDockerignore } from './lib/dockerignore.js';
 import {
   REPO_ROOT,
@@ -75,15 +76,17 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('exposes port 8000 and starts node api/dist/main.js in exec form (signals reach node)', () => {
+  it('exposes port 8000 and starts node api/dist/main.js in exec form (signals reach node), as the benchmark runs it', () => {
     const runtime = model.stage('runtime');
     expect(instructions(runtime, 'EXPOSE').map((expose) => expose.getArgumentsContent())).to.deep.equal(['8000']);
     // The node image's docker-entrypoint.sh is reset, so the CMD itself is the process.
     expect(instructions(runtime, 'ENTRYPOINT').map(execForm)).to.deep.equal([[]]);
     const cmds = instructions(runtime, 'CMD');
     expect(cmds).to.have.length(1);
-    expect(cmds.map(execForm)).to.deep.equal([['node', 'api/dist/main.js']]);
+    // The flags and environment the benchmark measured (scripts/lib/runtime.ts).
+    expect(cmds.map(execForm)).to.deep.equal([['node', ...RUNTIME_NODE_FLAGS, 'api/dist/main.js']]);
     expect(properties(runtime, 'ENV')).to.deep.include({ name: 'NODE_ENV', value: 'production' });
+    for (const [name, value] of Object.entries(RUNTIME_ENV)) expect(properties(runtime, 'ENV')).to.deep.include({ name, value });
   });
 
   it('bakes the APP_VERSION build argument into the environment, where /health reads it', () => {
