@@ -2,7 +2,7 @@
 #
 # The chapi API image. Stages:
 #   deps       every dependency from the lockfile (compiler, types, tsx): for `build` and `dev`
-#   build      compiles api/src → api/dist (`npm run build -w api`)
+#   build      compiles api/src → api/dist, the server bundled into one file (`npm run build -w api`)
 #   prod-deps  only what the API needs at run time: no Pulumi SDKs, no test tools
 #   dev        hot-reloading API for docker-compose.dev.yml (`--target dev`)
 #   runtime    the production image (the LAST stage, so a plain `docker build .` builds it)
@@ -31,7 +31,7 @@ RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts
 
 FROM deps AS build
 COPY tsconfig.base.json ./
-COPY api/tsconfig.build.json api/
+COPY api/tsconfig.build.json api/bundle.ts api/
 COPY api/src api/src
 RUN npm run build -w api
 

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -206,6 +206,10 @@ describe('the image build, step by step from the Dockerfile', function () {
 
   it('ships the compiled API, its manifest and migrations, and no development package', async () => {
     expect(existsSync(path.join(app, 'api', 'dist', 'main.js'))).to.equal(true);
+    // The server is one bundled file (api/bundle.ts): it imports no module of its own.
+    const server = await readFile(path.join(app, 'api', 'dist', 'main.js'), 'utf8');
+    expect(server).not.to.match(/from\s*["']\.\.?\//);
+    expect(server).to.include('function buildApp(');
     expect(existsSync(path.join(app, 'api', 'package.json'))).to.equal(true);
     expect((await readdir(path.join(app, 'migrations'))).filter((file) => file.endsWith('.sql'))).to.have.length.greaterThan(0);
     expect(existsSync(path.join(app, 'api', 'src')), 'TypeScript sources').to.equal(false);
