@@ -3,15 +3,14 @@
  * sequential scan, on a table big enough for the planner to care (100 000 tasks over 500
  * users, and one user with 20 000 tasks, for whom a page must come straight off the index).
  *
- * The queries below are the ones the contract implies (list-tasks: newest first, keyset
- * pages on (created_at, id), optional status/priority filters; get-stats: one aggregate).
- * NOTE for the merge: `api/src/tasks/sql.ts` is written on another branch; once it lands,
- * these builders should be replaced by imports of its real query functions, so that the test
- * guards the SQL the API actually sends.
+ * The statements are the API's own (`taskPageStatement`, `statsStatement` in
+ * api/src/tasks/sql.ts), so a change to the SQL the API sends is checked here.
  */
 import { expect } from 'chai';
 import type postgres from 'postgres';
 import type { Sql } from '../src/db.js';
+import type { CursorPosition, ListFilters } from '../src/tasks/cursor.js';
+import { statsStatement, taskPageStatement } from '../src/tasks/sql.js';
 import { useTestDatabase } from '../../test/support/databases.js';
 
 const TASKS = 100_000;
@@ -19,35 +18,9 @@ const USERS = 500;
 const HEAVY_TASKS = 20_000;
 const PAGE = 100;
 
-interface ListFilter {
-  status?: string;
-  priority?: string;
-  cursor?: { createdAt: string; id: string };
-}
-
-/** list-tasks: one page of a user's tasks, newest first, one extra row to know if a next page exists. */
-function listTasksQuery(sql: Sql, userId: string, filter: ListFilter, limit: number): postgres.PendingQuery<postgres.Row[]> {
-  return sql`
-    select id, user_id, title, description, status, priority, due_date, created_at, updated_at, completed_at
-    from tasks
-    where user_id = ${userId}
-      ${filter.status === undefined ? sql`` : sql`and status = ${filter.status}`}
-      ${filter.priority === undefined ? sql`` : sql`and priority = ${filter.priority}`}
-      ${filter.cursor === undefined ? sql`` : sql`and (created_at, id) < (${filter.cursor.createdAt}::timestamptz, ${filter.cursor.id}::uuid)`}
-    order by created_at desc, id desc
-    limit ${limit + 1}`;
-}
-
-/** get-stats: every count in one pass over the user's tasks. */
-function statsQuery(sql: Sql, userId: string, now: Date): postgres.PendingQuery<postgres.Row[]> {
-  return sql`
-    select count(*)::int as total_tasks,
-           count(*) filter (where status = 'pending')::int as pending_tasks,
-           count(*) filter (where status = 'in_progress')::int as in_progress_tasks,
-           count(*) filter (where status = 'completed')::int as completed_tasks,
-           count(*) filter (where due_date < ${now} and status <> 'completed')::int as overdue_tasks
-    from tasks
-    where user_id = ${userId}`;
+/** list-tasks: one page, one extra row to know if a next page exists (as the handler asks). */
+function listTasksQuery(sql: Sql, userId: string, filters: ListFilters, after: CursorPosition | undefined, limit: number) {
+  return taskPageStatement(sql, userId, filters, after, limit + 1);
 }
 
 interface PlanNode {
@@ -62,7 +35,7 @@ function nodes(plan: PlanNode): PlanNode[] {
 }
 
 /** The plan PostgreSQL chooses with these parameter values (a custom plan). */
-async function customPlan(sql: Sql, query: postgres.PendingQuery<postgres.Row[]>): Promise<PlanNode[]> {
+async function customPlan<T extends postgres.Row[]>(sql: Sql, query: postgres.PendingQuery<T>): Promise<PlanNode[]> {
   const [row] = await sql<{ 'QUERY PLAN': { Plan: PlanNode }[] }[]>`explain (format json) ${query}`;
   return nodes((row as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]?.Plan as PlanNode);
 }
@@ -71,7 +44,7 @@ async function customPlan(sql: Sql, query: postgres.PendingQuery<postgres.Row[]>
  * The plan for any parameter values (a generic plan): what a prepared statement may switch
  * to after a few executions, so it must use the indexes too.
  */
-async function genericPlan(sql: Sql, query: postgres.PendingQuery<postgres.Row[]>): Promise<PlanNode[]> {
+async function genericPlan<T extends postgres.Row[]>(sql: Sql, query: postgres.PendingQuery<T>): Promise<PlanNode[]> {
   const { string } = await query.describe();
   const [row] = await sql.unsafe<{ 'QUERY PLAN': { Plan: PlanNode }[] }[]>(`explain (generic_plan, format json) ${string}`).simple();
   return nodes((row as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]?.Plan as PlanNode);
@@ -96,12 +69,11 @@ function expectIndexed(plan: PlanNode[], options: { indexes?: string[]; ordered?
 describe('task query plans (EXPLAIN on 120 000 tasks)', function () {
   this.timeout(120_000);
   const db = useTestDatabase();
-  const now = new Date('2026-06-01T00:00:00.000Z');
   /** One of 500 users with 200 tasks each. */
   const typical = 'user-42';
   /** One user with a sixth of the table: where reading a page in index order really matters. */
   const heavy = 'user-heavy';
-  const cursors = new Map<string, { createdAt: string; id: string }>();
+  const cursors = new Map<string, CursorPosition>();
 
   before(async () => {
     const insert = (tasks: number, user: postgres.PendingQuery<postgres.Row[]>): postgres.PendingQuery<postgres.Row[]> => db.sql`
@@ -119,9 +91,10 @@ describe('task query plans (EXPLAIN on 120 000 tasks)', function () {
     await db.sql`analyze tasks`;
     for (const user of [typical, heavy]) {
       // A cursor from the middle of the user's first page: the keyset predicate has work to do.
-      const [middle] = await db.sql<{ created_at: string; id: string }[]>`
-        select created_at::text, id from tasks where user_id = ${user} order by created_at desc, id desc offset 50 limit 1`;
-      cursors.set(user, { createdAt: (middle as { created_at: string }).created_at, id: (middle as { id: string }).id });
+      const [middle] = await db.sql<CursorPosition[]>`
+        select (extract(epoch from created_at) * 1000000)::int8::text as "createdMicros", id
+        from tasks where user_id = ${user} order by created_at desc, id desc offset 50 limit 1`;
+      cursors.set(user, middle as CursorPosition);
     }
   });
 
@@ -130,7 +103,7 @@ describe('task query plans (EXPLAIN on 120 000 tasks)', function () {
     expect(row?.reltuples).to.be.at.least((TASKS + HEAVY_TASKS) * 0.9);
   });
 
-  const lists: { title: string; filter: Omit<ListFilter, 'cursor'>; nextPage: boolean; index: string }[] = [
+  const lists: { title: string; filter: ListFilters; nextPage: boolean; index: string }[] = [
     { title: 'list, first page', filter: {}, nextPage: false, index: 'tasks_user_created_idx' },
     { title: 'list, next page (keyset cursor)', filter: {}, nextPage: true, index: 'tasks_user_created_idx' },
     { title: 'list by status', filter: { status: 'pending' }, nextPage: false, index: 'tasks_user_status_created_idx' },
@@ -145,8 +118,7 @@ describe('task query plans (EXPLAIN on 120 000 tasks)', function () {
     },
   ];
   for (const { title, filter, nextPage, index } of lists) {
-    const query = (user: string): postgres.PendingQuery<postgres.Row[]> =>
-      listTasksQuery(db.sql, user, nextPage ? { ...filter, cursor: cursors.get(user) as ListFilter['cursor'] } : filter, PAGE);
+    const query = (user: string) => listTasksQuery(db.sql, user, filter, nextPage ? cursors.get(user) : undefined, PAGE);
 
     it(`${title}: an index, never a sequential scan (a typical user; custom and generic plans)`, async () => {
       expectIndexed(await customPlan(db.sql, query(typical)));
@@ -163,16 +135,17 @@ describe('task query plans (EXPLAIN on 120 000 tasks)', function () {
         if (filter.status !== undefined) expect(task.status).to.equal(filter.status);
         if (filter.priority !== undefined) expect(task.priority).to.equal(filter.priority);
       }
-      const times = rows.map((task) => (task.created_at as Date).getTime());
-      expect(times).to.deep.equal([...times].sort((a, b) => b - a));
+      const times = rows.map((task) => BigInt(task.created_micros));
+      expect(times).to.deep.equal([...times].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0)));
+      if (nextPage) expect(times[0] as bigint < BigInt((cursors.get(heavy) as CursorPosition).createdMicros)).to.equal(true);
     });
   }
 
   it('stats: an index on user_id, never a sequential scan (custom and generic plans), with the right counts', async () => {
-    expectIndexed(await customPlan(db.sql, statsQuery(db.sql, typical, now)));
-    expectIndexed(await genericPlan(db.sql, statsQuery(db.sql, typical, now)));
-    expectIndexed(await customPlan(db.sql, statsQuery(db.sql, heavy, now)));
-    const [stats] = await statsQuery(db.sql, typical, now);
+    expectIndexed(await customPlan(db.sql, statsStatement(db.sql, typical)));
+    expectIndexed(await genericPlan(db.sql, statsStatement(db.sql, typical)));
+    expectIndexed(await customPlan(db.sql, statsStatement(db.sql, heavy)));
+    const [stats] = await statsStatement(db.sql, typical);
     expect(stats?.total_tasks).to.equal(TASKS / USERS);
     expect((stats?.pending_tasks as number) + (stats?.in_progress_tasks as number) + (stats?.completed_tasks as number)).to.equal(
       TASKS / USERS,

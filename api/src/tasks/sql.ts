@@ -41,19 +41,28 @@ export function pickTask(row: Task): Task {
 }
 
 /**
- * The column list as a fragment, made once per connection pool or transaction: building a
- * fragment is a whole driver query object, a measurable cost when every request needs one.
- * A fragment is only read when it is interpolated (never run on its own), so reusing it is safe.
+ * A constant piece of SQL as a fragment, made once per connection pool or transaction:
+ * building a fragment is a whole driver query object, a measurable cost when every request
+ * needs one. A fragment is only read when interpolated (never run alone): reusing it is safe.
  */
-const columnFragments = new WeakMap<Queryable, ReturnType<Queryable['unsafe']>>();
+const fragments = new WeakMap<Queryable, Map<string, ReturnType<Queryable['unsafe']>>>();
 
-function taskColumns(sql: Queryable) {
-  let fragment = columnFragments.get(sql);
+function constant(sql: Queryable, text: string) {
+  let known = fragments.get(sql);
+  if (known === undefined) {
+    known = new Map();
+    fragments.set(sql, known);
+  }
+  let fragment = known.get(text);
   if (fragment === undefined) {
-    fragment = sql.unsafe(TASK_COLUMNS);
-    columnFragments.set(sql, fragment);
+    fragment = sql.unsafe(text);
+    known.set(text, fragment);
   }
   return fragment;
+}
+
+function taskColumns(sql: Queryable) {
+  return constant(sql, TASK_COLUMNS);
 }
 
 /** A task to insert, validated and normalized. */
@@ -98,20 +107,13 @@ export async function selectTask(db: Db, userId: string, id: string): Promise<Ta
 export type PageRow = Task & { created_micros: string };
 
 /**
- * Up to `limit` tasks of the user after `after` (newest first, ties by id), filtered. Served
- * by `tasks_user_created_idx`, or `tasks_user_status_created_idx` with a status filter.
+ * The statement of a page: up to `limit` tasks of the user after `after` (newest first, ties
+ * by id), filtered. Served by `tasks_user_created_idx`, or `tasks_user_status_created_idx`
+ * with a status filter (api/test/query-plans.test.ts checks the plans of this statement).
  */
-export async function selectTaskPage(
-  db: Db,
-  userId: string,
-  filters: ListFilters,
-  after: CursorPosition | undefined,
-  limit: number,
-): Promise<PageRow[]> {
-  const sql = db.sql;
-  return await withDeadline(
-    sql<PageRow[]>`
-      select ${taskColumns(sql)}, ${sql.unsafe(CREATED_MICROS)}
+export function taskPageStatement(sql: Queryable, userId: string, filters: ListFilters, after: CursorPosition | undefined, limit: number) {
+  return sql<PageRow[]>`
+      select ${taskColumns(sql)}, ${constant(sql, CREATED_MICROS)}
       from tasks
       where user_id = ${userId}
         ${filters.status === undefined ? sql`` : sql`and status = ${filters.status}`}
@@ -121,10 +123,22 @@ export async function selectTaskPage(
             ? sql``
             : sql`and (created_at, id) < (timestamptz 'epoch' + ${after.createdMicros}::int8 * interval '1 microsecond', ${after.id}::uuid)`
         }
-      order by created_at desc, id desc
-      limit ${limit}`,
-    db.queryTimeoutMs,
-  );
+      -- Qualified: a bare created_at here names the select list's formatted text column
+      -- (ORDER BY prefers output names), and PostgreSQL then sorted every task of the user
+      -- instead of reading one page off the index (api/test/query-plans.test.ts).
+      order by tasks.created_at desc, tasks.id desc
+      limit ${limit}`;
+}
+
+/** Up to `limit` tasks of the user after `after` (see `taskPageStatement`). */
+export async function selectTaskPage(
+  db: Db,
+  userId: string,
+  filters: ListFilters,
+  after: CursorPosition | undefined,
+  limit: number,
+): Promise<PageRow[]> {
+  return await withDeadline(taskPageStatement(db.sql, userId, filters, after, limit), db.queryTimeoutMs);
 }
 
 /** The columns an update sets; absent ones stay as they are, null clears a nullable one. */
@@ -183,18 +197,20 @@ export interface StatsRow {
   overdue_tasks: number;
 }
 
-/** The user's counts in one aggregate over `tasks_user_status_created_idx`. */
-export async function selectStats(db: Db, userId: string): Promise<StatsRow> {
-  const [row] = await withDeadline(
-    db.sql<StatsRow[]>`
+/** The statement of the user's counts: one aggregate over the user's index entries. */
+export function statsStatement(sql: Queryable, userId: string) {
+  return sql<StatsRow[]>`
       select count(*)::int as total_tasks,
              count(*) filter (where status = 'pending')::int as pending_tasks,
              count(*) filter (where status = 'in_progress')::int as in_progress_tasks,
              count(*) filter (where status = 'completed')::int as completed_tasks,
              count(*) filter (where status <> 'completed' and due_date < now())::int as overdue_tasks
-      from tasks where user_id = ${userId}`,
-    db.queryTimeoutMs,
-  );
+      from tasks where user_id = ${userId}`;
+}
+
+/** The user's counts in one aggregate (see `statsStatement`). */
+export async function selectStats(db: Db, userId: string): Promise<StatsRow> {
+  const [row] = await withDeadline(statsStatement(db.sql, userId), db.queryTimeoutMs);
   if (row === undefined) throw new Error('the stats aggregate returned no row');
   return row;
 }
