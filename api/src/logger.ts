@@ -5,7 +5,8 @@
  * Lines are written in batches: a write to stdout per request line was a tenth of the API's
  * CPU under load (see docs/performance.md). So lines collect in a 4 KiB buffer (sonic-boom's
  * `minLength`, written synchronously when full), the buffer is written at least once a
- * second, at once after lifecycle lines (`logger.flush()`), and when the process exits.
+ * second (its `periodicFlush`), at once after lifecycle lines (`logger.flush()`), and when
+ * the process exits.
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevel } from './config.js';
@@ -43,30 +44,26 @@ const FLUSH_INTERVAL_MS = 1000;
 
 type Flushable = DestinationStream & { flushSync(): void };
 const buffers = new Set<Flushable>();
-let flusher: NodeJS.Timeout | undefined;
 
-function flushAll(): void {
-  for (const destination of buffers) {
-    try {
-      destination.flushSync();
-    } catch {
-      // stdout is gone (its reader closed): nothing left to write to.
-    }
+/** At exit, whatever ends the process, the lines still in a buffer are written. */
+function flushAtExit(destination: Flushable): void {
+  if (buffers.size === 0) {
+    process.once('exit', () => {
+      for (const buffer of buffers) {
+        try {
+          buffer.flushSync();
+        } catch {
+          // stdout is gone (its reader closed): nothing left to write to.
+        }
+      }
+    });
   }
-}
-
-/** Writes every buffered line once a second and at exit, whatever ends the process. */
-function keepFlushed(destination: Flushable): void {
   buffers.add(destination);
-  if (flusher !== undefined) return;
-  flusher = setInterval(flushAll, FLUSH_INTERVAL_MS);
-  flusher.unref();
-  process.once('exit', flushAll);
 }
 
 /** The process logger, writing JSON lines to stdout in batches (see above). */
 export function createLogger(options: { level: LogLevel; version: string }): Logger {
-  const destination = pino.destination({ dest: 1, sync: true, minLength: BUFFER_BYTES }) as Flushable;
-  keepFlushed(destination);
+  const destination = pino.destination({ dest: 1, sync: true, minLength: BUFFER_BYTES, periodicFlush: FLUSH_INTERVAL_MS }) as Flushable;
+  flushAtExit(destination);
   return pino(createLoggerOptions(options), destination);
 }
