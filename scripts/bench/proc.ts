@@ -7,16 +7,39 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks per second of /proc's utime/stime: 100 on every mainstream Linux build. */
 const TICKS_PER_SECOND = 100;
 
-/** CPU seconds (user + system) the process has used so far; 0 if it is gone. */
-export function cpuSeconds(pid: number): number {
+/** utime, stime, cutime, cstime of /proc/<pid>/stat, in ticks; zeros if the process is gone. */
+function cpuTicks(pid: number): [number, number, number, number] {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return [Number(fields[11]), Number(fields[12]), Number(fields[13]), Number(fields[14])];
   } catch {
-    return 0;
+    return [0, 0, 0, 0];
   }
+}
+
+/** CPU seconds (user + system) the process has used so far; 0 if it is gone. */
+export function cpuSeconds(pid: number): number {
+  const [user, system] = cpuTicks(pid);
+  return (user + system) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU seconds used so far by a process tree (PostgreSQL: the postmaster and its backends),
+ * counting descendants that have already exited: their time is in the root's cutime/cstime
+ * once reaped. So the difference of two readings is what the tree used in between, even as
+ * the pool closes idle connections and opens new ones (new backends, exited backends).
+ */
+export function treeCpuSeconds(rootPid: number): number {
+  const [user, system, childrenUser, childrenSystem] = cpuTicks(rootPid);
+  let ticks = user + system + childrenUser + childrenSystem;
+  for (const pid of processTree(rootPid)) {
+    if (pid === rootPid) continue;
+    const [descendantUser, descendantSystem] = cpuTicks(pid);
+    ticks += descendantUser + descendantSystem;
+  }
+  return ticks / TICKS_PER_SECOND;
 }
 
 /** Resident set size in MB; 0 if the process is gone. */

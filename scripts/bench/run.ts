@@ -31,7 +31,7 @@ import { freePort, startEmbeddedPostgres, takeOverTerminationSignals, type Runni
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../lib/runtime.js';
 import { waitFor } from '../lib/wait.js';
 import type { LoadResult, LoadSpec } from './load.js';
-import { cpuSeconds, processTree, rssMb, sampleRss } from './proc.js';
+import { cpuSeconds, rssMb, sampleRss, treeCpuSeconds } from './proc.js';
 import { formatReport, type ScenarioRun, type BenchReport } from './report.js';
 import { newTaskPayload, SCENARIOS, type ScenarioName, type SeedData } from './scenarios.js';
 
@@ -251,14 +251,13 @@ async function main(): Promise<void> {
         const ceiling = await load(bareUrl, scenario, settings.durationS, false);
         if (settings.warmupS > 0) await load(apiUrl, scenario, settings.warmupS, true);
         await statements.reset();
-        const pgPids = pgRoot === undefined ? [] : processTree(pgRoot);
-        const pgCpuBefore = pgPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+        const pgCpuBefore = pgRoot === undefined ? 0 : treeCpuSeconds(pgRoot);
         const apiCpuBefore = cpuSeconds(apiProcess.pid);
         const rss = sampleRss(apiProcess.pid);
         const result = await load(apiUrl, scenario, settings.durationS, true);
         const peakRssMb = rss.stop();
         const apiCpu = cpuSeconds(apiProcess.pid) - apiCpuBefore;
-        const pgCpu = pgPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - pgCpuBefore;
+        const pgCpu = pgRoot === undefined ? 0 : treeCpuSeconds(pgRoot) - pgCpuBefore;
         const calls = await statements.count();
         runs.push({
           round,
