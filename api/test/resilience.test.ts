@@ -14,8 +14,8 @@ import { waitFor } from '../../scripts/lib/wait.js';
 import { apiClient, request, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
 import { createTestKey, startTestApi } from '../../test/support/api.js';
 import { useTestDatabase } from '../../test/support/databases.js';
-import { deadline, expectUnavailable, watchUnhandledRejections } from '../../test/support/resilience.js';
-import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { deadline, expectUnavailable, startApiBehindProxy, watchUnhandledRejections } from '../../test/support/resilience.js';
+import type { TcpProxy } from '../../test/support/tcp-proxy.js';
 
 async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
   const started = performance.now();
@@ -32,10 +32,7 @@ describe('resilience: the database goes away', () => {
   let client: ApiClient;
 
   before(async () => {
-    const target = new URL(db.url);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-    api = await startTestApi(proxy.databaseUrl(db.url), { env: { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) } });
-    client = apiClient(api.url, { key: await createTestKey(db.sql) });
+    ({ proxy, api, client } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) }));
   });
   after(async () => {
     await api.stop();
@@ -106,13 +103,8 @@ describe('resilience: a database outage under load', function () {
   let client: ApiClient;
 
   before(async () => {
-    const target = new URL(db.url);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
     // A short grace: should a request hang after all, stopping does not wait 25 s for it.
-    api = await startTestApi(proxy.databaseUrl(db.url), {
-      env: { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), SHUTDOWN_GRACE_MS: '1000' },
-    });
-    client = apiClient(api.url, { key: await createTestKey(db.sql) });
+    ({ proxy, api, client } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), SHUTDOWN_GRACE_MS: '1000' }));
   });
   after(async () => {
     await api.stop();
@@ -294,13 +286,8 @@ describe('resilience: the database stops answering', () => {
   let client: ApiClient;
 
   before(async () => {
-    const target = new URL(db.url);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
     // One connection: whatever the hold does to it, it must serve again afterwards.
-    api = await startTestApi(proxy.databaseUrl(db.url), {
-      env: { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), DB_POOL_MAX: '1' },
-    });
-    client = apiClient(api.url, { key: await createTestKey(db.sql) });
+    ({ proxy, api, client } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), DB_POOL_MAX: '1' }));
     expect((await client.execute('get-stats', 'warm-up')).status).to.equal(200);
   });
   after(async () => {

@@ -1,9 +1,29 @@
 /**
- * What the resilience tests share: the 503 a database fault must produce, a watch on unhandled
- * rejections, and the deadlines their waits poll up to.
+ * What the resilience tests share: the API behind a fault-injecting proxy, the 503 a database
+ * fault must produce, a watch on unhandled rejections, and the deadlines their waits poll up to.
  */
 import { expect } from 'chai';
-import type { ApiResponse } from './api-client.js';
+import type { RunningServer } from '../../api/src/server.js';
+import { apiClient, type ApiClient, type ApiResponse } from './api-client.js';
+import { createTestKey, startTestApi } from './api.js';
+import type { TestDatabase } from './databases.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+/** An API whose every database connection goes through `proxy` (cut, hold, restore). */
+export interface ApiBehindProxy {
+  proxy: TcpProxy;
+  api: RunningServer;
+  /** A client holding a fresh service key. */
+  client: ApiClient;
+}
+
+/** Starts a TCP proxy in front of `db` and the API behind it, configured by `env`. */
+export async function startApiBehindProxy(db: TestDatabase, env: Record<string, string>): Promise<ApiBehindProxy> {
+  const target = new URL(db.url);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+  const api = await startTestApi(proxy.databaseUrl(db.url), { env });
+  return { proxy, api, client: apiClient(api.url, { key: await createTestKey(db.sql) }) };
+}
 
 /** The contract's answer to a database fault: 503 `unavailable`, Retry-After, an envelope. */
 export function expectUnavailable(response: ApiResponse): void {
