@@ -3,13 +3,13 @@
  * administration"). Field names follow the Cat House client.
  */
 import { KEY_ENVIRONMENTS } from '../keys/format.js';
-import { MAX_ROTATION_GRACE_MS } from '../keys/service.js';
+import { KEY_NAME_PATTERN, MAX_ROTATION_GRACE_MS } from '../keys/service.js';
 import { OutputDateTimeSchema, strictObject, UuidSchema, type JsonSchema } from './common.js';
 
-/** 1..100 characters of `[a-z0-9-]` (the contract; `keys/service.ts` and the table agree). */
+/** 1..100 characters of `[a-z0-9-]`: the pattern the CLI and the service check (the table's CHECK agrees). */
 export const KeyNameSchema: JsonSchema = {
   type: 'string',
-  pattern: '^[a-z0-9-]{1,100}$',
+  pattern: KEY_NAME_PATTERN.source,
   description: 'The key name: 1..100 characters of a-z, 0-9 and -.',
   examples: ['cat-house-prod'],
 };
