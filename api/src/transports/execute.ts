@@ -5,7 +5,6 @@
  */
 import { ApiError } from '../errors.js';
 import { readJsonBody } from '../http/body.js';
-import { requestHash } from '../idempotency/request-hash.js';
 import type { RouteContext, RouteDefinition, Services } from '../routes.js';
 import { strictObject, UserIdSchema, type JsonSchema } from '../schemas/common.js';
 import {
@@ -24,8 +23,8 @@ import {
   type UpdateTaskPayload,
 } from '../schemas/tasks.js';
 import { check, compileBody, validationFailed } from '../schemas/validate.js';
-import { createTask, deleteTask, getStats, getTask, listTasks, updateTask } from '../tasks/handlers.js';
-import { IdempotencyKeySchema, readIdempotencyKey, REPLAYED_HEADER, respond, serviceKeyId, trimTitle } from './input.js';
+import { deleteTask, getStats, getTask, listTasks, updateTask } from '../tasks/handlers.js';
+import { createTaskFrom, IdempotencyKeySchema, readIdempotencyKey, REPLAYED_HEADER, respond, trimTitle } from './input.js';
 
 /** The actions, in the contract's order. */
 export const ACTIONS = ['create-task', 'list-tasks', 'get-task', 'update-task', 'delete-task', 'get-stats'] as const;
@@ -105,19 +104,15 @@ async function execute(ctx: RouteContext, services: Services): Promise<void> {
   const deps = services.tasks;
   switch (action) {
     case 'create-task': {
-      const outcome = await createTask(deps, {
+      const outcome = await createTaskFrom(ctx, services, {
+        transport: 'execute',
         userId,
         payload: payload as unknown as CreateTaskPayload,
         responseStatus: 200,
-        idempotency:
-          idempotencyKey === undefined
-            ? undefined
-            : {
-                scope: { serviceKeyId: serviceKeyId(ctx), transport: 'execute', key: idempotencyKey },
-                requestHash: requestHash(body, CREATE_BODY_KEYS),
-              },
+        idempotencyKey,
+        sentBody: body,
+        bodyKeys: CREATE_BODY_KEYS,
       });
-      if (outcome.replayed) ctx.set(REPLAYED_HEADER, 'true');
       return respond(ctx, services, outcome.status, outcome.task);
     }
     case 'list-tasks':

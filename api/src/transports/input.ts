@@ -7,9 +7,14 @@ import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { ApiError, type ErrorDetail } from '../errors.js';
 import { success } from '../envelope.js';
 import { readJsonBody } from '../http/body.js';
+import type { CreateOutcome } from '../idempotency/create.js';
+import { requestHash } from '../idempotency/request-hash.js';
+import type { Transport } from '../idempotency/sql.js';
 import type { RouteContext, Services } from '../routes.js';
 import { strictObject } from '../schemas/common.js';
+import type { CreateTaskPayload } from '../schemas/tasks.js';
 import { check, compileBody, validationFailed } from '../schemas/validate.js';
+import { createTask } from '../tasks/handlers.js';
 
 /** `Idempotency-Key`: 1..255 characters (the contract). */
 export const IdempotencyKeySchema = {
@@ -126,4 +131,39 @@ export function serviceKeyId(ctx: RouteContext): string {
   const key = ctx.state.serviceKey;
   if (key === undefined) throw new Error('a service-key route ran without authentication');
   return key.id;
+}
+
+/**
+ * `create-task` as both transports run it: with an `Idempotency-Key`, the create is scoped to
+ * the service key and transport and remembered with the hash of what was sent (`bodyKeys`:
+ * the fields that make two bodies the same request); a replay is marked by its header.
+ */
+export async function createTaskFrom(
+  ctx: RouteContext,
+  services: Services,
+  input: {
+    transport: Transport;
+    userId: string;
+    payload: CreateTaskPayload;
+    responseStatus: number;
+    idempotencyKey: string | undefined;
+    sentBody: unknown;
+    bodyKeys: readonly string[];
+  },
+): Promise<CreateOutcome> {
+  const { idempotencyKey } = input;
+  const outcome = await createTask(services.tasks, {
+    userId: input.userId,
+    payload: input.payload,
+    responseStatus: input.responseStatus,
+    idempotency:
+      idempotencyKey === undefined
+        ? undefined
+        : {
+            scope: { serviceKeyId: serviceKeyId(ctx), transport: input.transport, key: idempotencyKey },
+            requestHash: requestHash(input.sentBody, input.bodyKeys),
+          },
+  });
+  if (outcome.replayed) ctx.set(REPLAYED_HEADER, 'true');
+  return outcome;
 }

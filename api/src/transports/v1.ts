@@ -3,7 +3,6 @@
  * body map onto the same payloads as `/execute` and the same handlers run; only the status of
  * a create (201 with `Location`) differs.
  */
-import { requestHash } from '../idempotency/request-hash.js';
 import type { RouteContext, RouteDefinition, Services } from '../routes.js';
 import {
   CreateTaskPayloadSchema,
@@ -20,8 +19,8 @@ import {
   type TaskChanges,
 } from '../schemas/tasks.js';
 import { compileBody, compileQuery } from '../schemas/validate.js';
-import { createTask, deleteTask, getStats, getTask, listTasks, updateTask } from '../tasks/handlers.js';
-import { IdempotencyKeySchema, readInput, REPLAYED_HEADER, respond, serviceKeyId, trimTitle, type InputSpec } from './input.js';
+import { deleteTask, getStats, getTask, listTasks, updateTask } from '../tasks/handlers.js';
+import { createTaskFrom, IdempotencyKeySchema, readInput, REPLAYED_HEADER, respond, trimTitle, type InputSpec } from './input.js';
 
 const TASKS_PATH = '/v1/users/:user_id/tasks';
 const TASK_PATH = '/v1/users/:user_id/tasks/:task_id';
@@ -53,19 +52,15 @@ async function list(ctx: RouteContext, services: Services): Promise<void> {
 async function create(ctx: RouteContext, services: Services): Promise<void> {
   const { params, body, sentBody, idempotencyKey } = await readInput(ctx, CREATE);
   const userId = (ctx.state.userId = params.user_id as string);
-  const outcome = await createTask(services.tasks, {
+  const outcome = await createTaskFrom(ctx, services, {
+    transport: 'v1',
     userId,
     payload: body as unknown as CreateTaskPayload,
     responseStatus: 201,
-    idempotency:
-      idempotencyKey === undefined
-        ? undefined
-        : {
-            scope: { serviceKeyId: serviceKeyId(ctx), transport: 'v1', key: idempotencyKey },
-            requestHash: requestHash(sentBody, CREATE_BODY_KEYS),
-          },
+    idempotencyKey,
+    sentBody,
+    bodyKeys: CREATE_BODY_KEYS,
   });
-  if (outcome.replayed) ctx.set(REPLAYED_HEADER, 'true');
   ctx.set('Location', taskLocation(userId, outcome.task.id));
   respond(ctx, services, outcome.status, outcome.task);
 }
