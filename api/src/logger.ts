@@ -5,8 +5,8 @@
  * Lines are written in batches: a write to stdout per request line was a tenth of the API's
  * CPU under load (see docs/performance.md). So lines collect in a 4 KiB buffer (sonic-boom's
  * `minLength`, written synchronously when full), the buffer is written at least once a
- * second (its `periodicFlush`), at once after lifecycle lines (`logger.flush()`), and when
- * the process exits.
+ * second (its `periodicFlush`), at once after lifecycle and 5xx lines (`flushLogs`), and
+ * when the process exits (not on SIGKILL: up to a second of request lines can be lost then).
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevel } from './config.js';
@@ -45,19 +45,23 @@ const FLUSH_INTERVAL_MS = 1000;
 type Flushable = DestinationStream & { flushSync(): void };
 const buffers = new Set<Flushable>();
 
+/**
+ * Writes every buffered line now. Called after lines that must not wait for the buffer:
+ * lifecycle lines, and 5xx lines (which a crash or SIGKILL right after would otherwise lose).
+ */
+export function flushLogs(): void {
+  for (const buffer of buffers) {
+    try {
+      buffer.flushSync();
+    } catch {
+      // stdout is gone (its reader closed): nothing left to write to.
+    }
+  }
+}
+
 /** At exit, whatever ends the process, the lines still in a buffer are written. */
 function flushAtExit(destination: Flushable): void {
-  if (buffers.size === 0) {
-    process.once('exit', () => {
-      for (const buffer of buffers) {
-        try {
-          buffer.flushSync();
-        } catch {
-          // stdout is gone (its reader closed): nothing left to write to.
-        }
-      }
-    });
-  }
+  if (buffers.size === 0) process.once('exit', flushLogs);
   buffers.add(destination);
 }
 

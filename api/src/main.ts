@@ -3,7 +3,7 @@
  * Reads the environment, starts the server, and turns SIGTERM/SIGINT into the graceful stop.
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushLogs } from './logger.js';
 import { startServer } from './server.js';
 
 /** Runs the API as a process: exits 1 with one clear line on a bad config. */
@@ -20,10 +20,14 @@ export async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel, version: config.version });
   const running = await startServer(config, { logger });
+  running.validatorsReady.catch((error: unknown) => {
+    logger.fatal({ err: error }, 'a request schema does not compile');
+    process.exit(1);
+  });
 
   const shutdown = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'shutting down');
-    logger.flush();
+    flushLogs();
     running.stop().then(
       () => {
         logger.info('stopped');

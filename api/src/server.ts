@@ -14,7 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { createSql, type Sql } from './db.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, flushLogs, type Logger } from './logger.js';
 import { warmUpValidators } from './schemas/validate.js';
 
 /**
@@ -36,6 +36,12 @@ export interface RunningServer {
   lifecycle: Lifecycle;
   /** The graceful shutdown sequence; resolves when the pool is closed. */
   stop(): Promise<void>;
+  /**
+   * Settles when every request validator has compiled; rejects when a schema does not
+   * compile. Unhandled, that rejection fails a test run; `main()` exits on it, so a broken
+   * schema fails the deploy's health checks instead of answering 500s.
+   */
+  validatorsReady: Promise<void>;
 }
 
 /** Starts the API with an explicit configuration: used by `main()` and by tests. */
@@ -85,13 +91,12 @@ export async function startServer(
   };
 
   logger.info({ url, node: process.version, pool_max: config.database.poolMax }, 'listening');
-  logger.flush();
+  flushLogs();
   // Listening first answers /health sooner; the validators then compile in the background,
   // before real traffic (the ALB sends none until its health checks pass).
   const warmUpStarted = performance.now();
-  warmUpValidators().then(
-    (count) => logger.debug({ count, ms: Math.round(performance.now() - warmUpStarted) }, 'validators compiled'),
-    (error: unknown) => logger.error({ err: error }, 'a request schema does not compile'),
-  );
-  return { server, url, sql, lifecycle, stop };
+  const validatorsReady = warmUpValidators().then((count) => {
+    logger.debug({ count, ms: Math.round(performance.now() - warmUpStarted) }, 'validators compiled');
+  });
+  return { server, url, sql, lifecycle, stop, validatorsReady };
 }

@@ -4,7 +4,7 @@
  * the error with its stack: in the log only.
  */
 import type { Middleware } from 'koa';
-import type { Logger } from '../logger.js';
+import { flushLogs, type Logger } from '../logger.js';
 import type { ErrorState } from './error-handler.js';
 
 export interface AccessLogState extends ErrorState {
@@ -32,8 +32,12 @@ export function accessLog(logger: Logger): Middleware<AccessLogState> {
         key_name: keyName ?? null,
         user_id: userId ?? null,
       };
-      if (ctx.status >= 500) logger.error({ ...line, err: error }, 'request failed');
-      else logger.info(line, 'request');
+      if (ctx.status >= 500) {
+        logger.error({ ...line, err: error }, 'request failed');
+        flushLogs();
+      } else {
+        logger.info(line, 'request');
+      }
     }
   };
 }
