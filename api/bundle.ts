@@ -21,7 +21,12 @@ await build({
   target: 'node22',
   minifyWhitespace: true,
   minifySyntax: true,
+  // The API's own compiler settings (esbuild would otherwise look for a tsconfig.json, which
+  // the image's build stage does not have).
+  tsconfig: new URL('tsconfig.build.json', import.meta.url).pathname,
   sourcemap: 'linked',
+  // Names and lines only: the TypeScript sources stay out of the image.
+  sourcesContent: false,
   external: ['iconv-lite'],
   // The CommonJS packages in the bundle (koa, ajv, pino…) call require() for Node's modules.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
