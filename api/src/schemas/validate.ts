@@ -51,7 +51,8 @@ function deferred<T>(compile: () => ValidateFunction<T>): ValidateFunction<T> {
 
 /**
  * Compiles every declared validator not compiled yet; returns how many it compiled. A schema
- * that ajv's strict mode refuses throws here (the test suite calls this on every schema).
+ * that ajv's strict mode refuses throws here, or in `warmUpValidators`, whichever compiles it
+ * first (a server's `validatorsReady` carries that rejection).
  */
 export function compileValidators(): number {
   const pending = [...uncompiled];
