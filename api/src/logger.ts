@@ -2,8 +2,8 @@
  * The process logger: one JSON line per event (pino), carrying the version on every line.
  * Credentials are redacted by path so a logged header or config object can never leak a key.
  *
- * Lines are written in batches: a write to stdout per request line was a tenth of the API's
- * CPU under load (see docs/performance.md). So lines collect in a 4 KiB buffer (sonic-boom's
+ * Lines are written in batches: a write(2) to stdout per request line was among the largest
+ * costs in a CPU profile under load (see docs/performance.md). So lines collect in a 4 KiB buffer (sonic-boom's
  * `minLength`, written synchronously when full), the buffer is written at least once a
  * second (its `periodicFlush`), at once after lifecycle and 5xx lines (`flushLogs`), and
  * when the process exits (not on SIGKILL: up to a second of request lines can be lost then).
