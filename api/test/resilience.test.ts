@@ -30,14 +30,12 @@ describe('resilience: the database goes away', () => {
   let proxy: TcpProxy;
   let api: RunningServer;
   let client: ApiClient;
+  let stop: () => Promise<void>;
 
   before(async () => {
-    ({ proxy, api, client } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) }));
+    ({ proxy, api, client, stop } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) }));
   });
-  after(async () => {
-    await api.stop();
-    await proxy.close();
-  });
+  after(() => stop());
   afterEach(() => {
     proxy.restore();
   });
@@ -101,15 +99,13 @@ describe('resilience: a database outage under load', function () {
   let proxy: TcpProxy;
   let api: RunningServer;
   let client: ApiClient;
+  let stop: () => Promise<void>;
 
   before(async () => {
     // A short grace: should a request hang after all, stopping does not wait 25 s for it.
-    ({ proxy, api, client } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), SHUTDOWN_GRACE_MS: '1000' }));
+    ({ proxy, api, client, stop } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), SHUTDOWN_GRACE_MS: '1000' }));
   });
-  after(async () => {
-    await api.stop();
-    await proxy.close();
-  });
+  after(() => stop());
 
   /** One request as the load saw it. */
   interface Outcome {
@@ -284,16 +280,14 @@ describe('resilience: the database stops answering', () => {
   let proxy: TcpProxy;
   let api: RunningServer;
   let client: ApiClient;
+  let stop: () => Promise<void>;
 
   before(async () => {
     // One connection: whatever the hold does to it, it must serve again afterwards.
-    ({ proxy, api, client } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), DB_POOL_MAX: '1' }));
+    ({ proxy, api, client, stop } = await startApiBehindProxy(db, { DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS), DB_POOL_MAX: '1' }));
     expect((await client.execute('get-stats', 'warm-up')).status).to.equal(200);
   });
-  after(async () => {
-    await api.stop();
-    await proxy.close();
-  });
+  after(() => stop());
   afterEach(() => {
     proxy.restore();
   });

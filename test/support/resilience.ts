@@ -15,6 +15,8 @@ export interface ApiBehindProxy {
   api: RunningServer;
   /** A client holding a fresh service key. */
   client: ApiClient;
+  /** Stops the API (gracefully), then the proxy. */
+  stop(): Promise<void>;
 }
 
 /** Starts a TCP proxy in front of `db` and the API behind it, configured by `env`. */
@@ -22,7 +24,11 @@ export async function startApiBehindProxy(db: TestDatabase, env: Record<string, 
   const target = new URL(db.url);
   const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
   const api = await startTestApi(proxy.databaseUrl(db.url), { env });
-  return { proxy, api, client: apiClient(api.url, { key: await createTestKey(db.sql) }) };
+  const stop = async (): Promise<void> => {
+    await api.stop();
+    await proxy.close();
+  };
+  return { proxy, api, client: apiClient(api.url, { key: await createTestKey(db.sql) }), stop };
 }
 
 /** The contract's answer to a database fault: 503 `unavailable`, Retry-After, an envelope. */
