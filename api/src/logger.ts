@@ -3,10 +3,11 @@
  * Credentials are redacted by path so a logged header or config object can never leak a key.
  *
  * Lines are written in batches: a write(2) to stdout per request line was among the largest
- * costs in a CPU profile under load (see docs/performance.md). So lines collect in a 4 KiB buffer (sonic-boom's
- * `minLength`, written synchronously when full), the buffer is written at least once a
- * second (its `periodicFlush`), at once after lifecycle and 5xx lines (`flushLogs`), and
- * when the process exits (not on SIGKILL: up to a second of request lines can be lost then).
+ * costs in a CPU profile under load (see docs/performance.md). So lines collect in a 4 KiB
+ * buffer (sonic-boom's `minLength`, written synchronously when full), the buffer is written
+ * at least once a second (its `periodicFlush`), at once after lifecycle and 5xx lines
+ * (`flushLogs`), and when the process exits (not on SIGKILL: up to a second of request lines
+ * can be lost then).
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevel } from './config.js';

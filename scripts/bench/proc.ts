@@ -53,7 +53,7 @@ export function rssMb(pid: number): number {
 }
 
 /** The process and all its descendants (PostgreSQL: the postmaster and its backends). */
-export function processTree(rootPid: number): number[] {
+function processTree(rootPid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
