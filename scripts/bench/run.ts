@@ -9,7 +9,9 @@
  * 3. For each round and scenario: the bare server, then chapi, each with a warm-up and a
  *    measured run of autocannon from a separate process pinned to core 1.
  * 4. Reports req/s, p50/p99, non-2xx, the API's peak RSS, SQL statements per request
- *    (pg_stat_statements), and the CPU the API and PostgreSQL spend per request.
+ *    (pg_stat_statements), the CPU the API and PostgreSQL spend per request, and the API's
+ *    CPU per request as a multiple of the bare server's in the same round (issue 14's
+ *    measure: it survives the machine's noise better than req/s).
  *
  * Options: --duration S (10) --warmup S (3) --connections N (32) --rounds N (2)
  *          --scenarios a,b (all) --users N (200) --tasks N (50) --soak S (60, 0 = none)
@@ -230,7 +232,13 @@ async function main(): Promise<void> {
     cleanups.push(() => stopServer(apiProcess.child));
     const barePort = await freePort();
     const bareUrl = `http://127.0.0.1:${barePort}`;
-    const bare = await startServer(['--import', 'tsx', 'scripts/bench/bare-koa.ts'], { ...process.env, PORT: String(barePort) }, bareUrl);
+    // The same node flags and environment as the API: the CPU multiple then compares our code
+    // with Koa's, not one garbage-collector setting with another.
+    const bare = await startServer(
+      [...settings.nodeFlags, '--import', 'tsx', 'scripts/bench/bare-koa.ts'],
+      { ...process.env, ...RUNTIME_ENV, PORT: String(barePort) },
+      bareUrl,
+    );
     cleanups.push(() => stopServer(bare.child));
 
     log(`seeding ${settings.users} users × ${settings.tasksPerUser} tasks through the API`);
@@ -248,7 +256,9 @@ async function main(): Promise<void> {
       for (const scenario of settings.scenarios) {
         log(`round ${round}: ${scenario}`);
         if (settings.warmupS > 0) await load(bareUrl, scenario, settings.warmupS, false);
+        const bareCpuBefore = cpuSeconds(bare.pid);
         const ceiling = await load(bareUrl, scenario, settings.durationS, false);
+        const bareCpu = cpuSeconds(bare.pid) - bareCpuBefore;
         if (settings.warmupS > 0) await load(apiUrl, scenario, settings.warmupS, true);
         await statements.reset();
         const pgCpuBefore = pgRoot === undefined ? 0 : treeCpuSeconds(pgRoot);
@@ -264,6 +274,7 @@ async function main(): Promise<void> {
           scenario,
           result,
           ceilingRps: ceiling.rps,
+          bareCpuMsPerRequest: ceiling.requests === 0 ? null : (bareCpu * 1000) / ceiling.requests,
           peakRssMb,
           statementsPerRequest: calls === null || result.requests === 0 ? null : calls / result.requests,
           apiCpuMsPerRequest: result.requests === 0 ? null : (apiCpu * 1000) / result.requests,

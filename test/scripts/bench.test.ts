@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { CPU_MULTIPLE_TARGETS } from '../../scripts/bench/report.js';
 import { SCENARIOS } from '../../scripts/bench/scenarios.js';
 
 /**
@@ -40,7 +41,14 @@ describe('npm run bench (scripts/bench/run.ts)', function () {
       expect(Number(cells[3]), `${scenario} req/s`).to.be.greaterThan(0);
       expect(cells[6], `${scenario} non-2xx`).to.equal('0');
       expect(cells[7], `${scenario} errors`).to.equal('0');
+      // The last two columns: bare Koa's CPU per request, and the API's as a multiple of it.
+      expect(Number(cells.at(-3)), `${scenario} bare Koa CPU ms/req`).to.be.greaterThan(0);
+      expect(Number(cells.at(-2)), `${scenario} CPU multiple`).to.be.greaterThan(0);
+      const cpuRow = stdout.split('\n').find((line) => line.startsWith(`| ${scenario} | `) && line.includes(`| ≤ ${CPU_MULTIPLE_TARGETS[scenario]} |`));
+      expect(cpuRow, `no CPU-multiple target row for ${scenario}`).to.be.a('string');
     }
+    expect(stdout).to.include('| scenario | round | req/s |');
+    expect(stdout).to.include('API CPU ms/req ÷ bare Koa CPU ms/req');
     expect(stdout).to.include('| API peak RSS under load |');
     expect(stdout).to.match(/\| soak: 2 s mixed, \d+ requests \| 0 errors;/);
 
