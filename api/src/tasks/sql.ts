@@ -197,7 +197,11 @@ export interface StatsRow {
   overdue_tasks: number;
 }
 
-/** The statement of the user's counts: one aggregate over the user's index entries. */
+/**
+ * The statement of the user's counts: one aggregate over the user's index entries, an
+ * index-only scan of `tasks_user_status_created_idx`, which includes `due_date` for the
+ * overdue count (api/test/query-plans.test.ts).
+ */
 export function statsStatement(sql: Queryable, userId: string) {
   return sql<StatsRow[]>`
       select count(*)::int as total_tasks,
