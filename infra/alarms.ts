@@ -53,7 +53,7 @@ export class Alarms extends pulumi.ComponentResource {
     const child = { parent: this };
     const dimensions = { LoadBalancer: args.loadBalancerArnSuffix, TargetGroup: args.targetGroupArnSuffix };
 
-    const topic = createTopic();
+    const { topic, policy } = createTopic();
     createErrorRateAlarm();
     createUnhealthyHostsAlarm();
     createLatencyAlarm();
@@ -62,11 +62,11 @@ export class Alarms extends pulumi.ComponentResource {
     this.topicArn = topic.arn;
     this.registerOutputs({ topicArn: this.topicArn });
 
-    function createTopic(): aws.sns.Topic {
+    function createTopic(): { topic: aws.sns.Topic; policy: aws.sns.TopicPolicy } {
       const created = new aws.sns.Topic(`${name}-alarms`, {}, child);
       // CloudWatch alarms publish to a same-account topic with no policy; AWS Budgets needs one.
       const identity = aws.getCallerIdentityOutput({}, child);
-      new aws.sns.TopicPolicy(
+      const topicPolicy = new aws.sns.TopicPolicy(
         `${name}-alarms`,
         {
           arn: created.arn,
@@ -104,7 +104,7 @@ export class Alarms extends pulumi.ComponentResource {
           child,
         );
       }
-      return created;
+      return { topic: created, policy: topicPolicy };
     }
 
     function alarm(id: string, description: string, settings: Omit<aws.cloudwatch.MetricAlarmArgs, 'alarmDescription'>): void {
@@ -188,7 +188,9 @@ export class Alarms extends pulumi.ComponentResource {
             { notificationType: 'FORECASTED', comparisonOperator: 'GREATER_THAN', threshold: BUDGET_FORECAST_PERCENT, thresholdType: 'PERCENTAGE', ...subscribers },
           ],
         },
-        child,
+        // Budgets can only publish to the topic once its policy allows budgets.amazonaws.com
+        // (BudgetsPublish above): the budget is created after the policy, never before it.
+        { ...child, dependsOn: [policy] },
       );
     }
   }

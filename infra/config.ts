@@ -63,11 +63,19 @@ export const LOG_RETENTION_DAYS: readonly number[] = [
 ];
 
 /**
- * An ALB listener rule holds at most 5 condition values; the admin rule spends one on its
- * path pattern, which leaves 4 source CIDRs.
- * Source: Elastic Load Balancing quotas, "condition values per rule".
+ * The admin allowlist is split into ALB rules of 3 CIDRs each (a condition takes at most 3
+ * values, a rule 5: see `infra/edge.ts`), as many as fit between the allow and deny priorities.
  */
-export const MAX_ADMIN_ALLOWLIST = 4;
+export { MAX_ADMIN_ALLOWLIST } from './edge.js';
+import { ADMIN_CIDRS_PER_RULE, MAX_ADMIN_ALLOWLIST } from './edge.js';
+
+/**
+ * The client whose generated key the deploy's smoke test uses: the deploy job reads it from
+ * Secrets Manager (the stack outputs `smokeKeySecretArn`, `smokeKeyJsonKey`), so no key is
+ * ever copied into GitHub by hand. A stack deployed by the workflow lists it in
+ * `chapi:serviceClients`; the deploy step says so when it is missing.
+ */
+export const SMOKE_CLIENT = 'smoke';
 
 /** Client names become key names in the API: 1..100 of `[a-z0-9-]` (the API contract). */
 const CLIENT_NAME = /^[a-z0-9-]{1,100}$/;
@@ -105,7 +113,7 @@ export interface StackConfig {
   alarmEmail: string | undefined;
   /** The monthly AWS budget in US dollars; notifications at 80 % actual and 100 % forecast. */
   monthlyBudgetUsd: number;
-  /** Source CIDRs allowed to reach `/admin/*` through the ALB; empty means nobody. */
+  /** Source CIDRs allowed to reach `/admin` and `/admin/*` through the ALB; empty means nobody. */
   adminAllowlist: string[];
   /** `CORS_ORIGINS` of the API. */
   corsOrigins: string[];
@@ -255,7 +263,10 @@ export function parseStackConfig(raw: RawConfig, region: string | undefined): St
 
   const adminAllowlist = list(raw, 'adminAllowlist');
   if (adminAllowlist.length > MAX_ADMIN_ALLOWLIST) {
-    fail('adminAllowlist', `may hold at most ${MAX_ADMIN_ALLOWLIST} CIDRs (an ALB rule takes 5 condition values, one is the path)`);
+    fail(
+      'adminAllowlist',
+      `may hold at most ${MAX_ADMIN_ALLOWLIST} CIDRs (${ADMIN_CIDRS_PER_RULE} per ALB rule, rules at priorities 10-19)`,
+    );
   }
   for (const cidr of adminAllowlist) {
     if (!isCidr(cidr)) fail('adminAllowlist', `entries must be CIDRs like 203.0.113.7/32 (got "${cidr}")`);

@@ -33,10 +33,26 @@ export const HEALTH_CHECK = {
   healthyThreshold: 2,
   unhealthyThreshold: 3,
 } as const;
-/** Listener rule priorities: the allowlist's forward must come before the 403. */
+/**
+ * An ALB rule condition takes at most 3 values, and a rule at most 5 values over all its
+ * conditions ("You can specify up to three match evaluations per condition. You can specify
+ * up to five match evaluations per rule":
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-rules.html;
+ * "Condition values per rule: 5",
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
+ */
+export const ALB_VALUES_PER_CONDITION = 3;
+export const ALB_VALUES_PER_RULE = 5;
+/** `/admin` itself and everything under it: both the allow and the deny rule match these. */
+export const ADMIN_PATHS = ['/admin', '/admin/*'];
+/** The source CIDRs one allow rule can hold beside its path condition: min(3, 5 − 2) = 3. */
+export const ADMIN_CIDRS_PER_RULE = Math.min(ALB_VALUES_PER_CONDITION, ALB_VALUES_PER_RULE - ADMIN_PATHS.length);
+/** Listener rule priorities: every allow rule (10, 11, …) must come before the 403 at 20. */
 const ADMIN_ALLOW_PRIORITY = 10;
 const ADMIN_DENY_PRIORITY = 20;
-const ADMIN_PATHS = ['/admin', '/admin/*'];
+/** Allow rules fit between the two priorities; the config refuses a longer allowlist. */
+export const MAX_ADMIN_ALLOW_RULES = ADMIN_DENY_PRIORITY - ADMIN_ALLOW_PRIORITY;
+export const MAX_ADMIN_ALLOWLIST = MAX_ADMIN_ALLOW_RULES * ADMIN_CIDRS_PER_RULE;
 /** The API's error envelope, minus the timestamp a fixed response cannot carry. */
 const ADMIN_FORBIDDEN_BODY = JSON.stringify({
   success: false,
@@ -58,7 +74,8 @@ export interface EdgeArgs {
   /** The ALB's security group (`Network.albSecurityGroupId`). */
   albSecurityGroupId: pulumi.Input<string>;
   /**
-   * Source CIDRs that may reach `/admin/*`; everyone else gets a 403 from the ALB itself.
+   * Source CIDRs that may reach `/admin` and `/admin/*`; everyone else gets a 403 from the ALB
+   * itself. At most `MAX_ADMIN_ALLOWLIST`, 3 to a rule.
    * @default [] (nobody: operators use the keys CLI as a one-off task)
    */
   adminAllowlist: string[];
@@ -223,13 +240,15 @@ export class Edge extends pulumi.ComponentResource {
     }
 
     function createAdminRules(): void {
-      if (args.adminAllowlist.length > 0) {
+      // One allow rule per 3 CIDRs: the path condition spends 2 of the rule's 5 values.
+      for (let index = 0; index * ADMIN_CIDRS_PER_RULE < args.adminAllowlist.length; index += 1) {
+        const cidrs = args.adminAllowlist.slice(index * ADMIN_CIDRS_PER_RULE, (index + 1) * ADMIN_CIDRS_PER_RULE);
         new aws.lb.ListenerRule(
-          `${name}-admin-allow`,
+          `${name}-admin-allow${index === 0 ? '' : `-${index + 1}`}`,
           {
             listenerArn: httpsListener.arn,
-            priority: ADMIN_ALLOW_PRIORITY,
-            conditions: [{ pathPattern: { values: ['/admin/*'] } }, { sourceIp: { values: args.adminAllowlist } }],
+            priority: ADMIN_ALLOW_PRIORITY + index,
+            conditions: [{ pathPattern: { values: ADMIN_PATHS } }, { sourceIp: { values: cidrs } }],
             actions: [{ type: 'forward', targetGroupArn: targetGroup.arn }],
           },
           child,
@@ -260,6 +279,10 @@ export class Edge extends pulumi.ComponentResource {
           name: args.domain,
           type: 'A',
           aliases: [{ name: alb.dnsName, zoneId: alb.zoneId, evaluateTargetHealth: true }],
+          // The existing zone may already hold this name (a record from before this stack):
+          // take it over (an UPSERT) instead of failing the first deploy. The runbook says so.
+          // https://www.pulumi.com/registry/packages/aws/api-docs/route53/record/ (allowOverwrite)
+          allowOverwrite: true,
         },
         child,
       );

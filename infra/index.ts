@@ -36,3 +36,6 @@ export const appVersion = outputs.appVersion;
 export const logGroup = outputs.logGroup;
 export const alarmTopicArn = outputs.alarmTopicArn;
 export const secretArns = outputs.secretArns;
+/** The deploy's smoke test reads its key here (deploy.yml): the secret's ARN and its JSON key. */
+export const smokeKeySecretArn = outputs.smokeKey.secretArn;
+export const smokeKeyJsonKey = outputs.smokeKey.jsonKey;

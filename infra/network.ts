@@ -128,18 +128,29 @@ export class Network extends pulumi.ComponentResource {
         { name: `/vpc/${name}/flow-log`, retentionInDays: args.flowLogRetentionDays },
         child,
       );
+      const accountId = aws.getCallerIdentityOutput({}, child).accountId;
       const role = new aws.iam.Role(
         `${name}-flow-log`,
         {
-          assumeRolePolicy: serviceTrustPolicy('vpc-flow-logs.amazonaws.com', aws.getCallerIdentityOutput({}, child).accountId),
+          assumeRolePolicy: serviceTrustPolicy('vpc-flow-logs.amazonaws.com', accountId),
           inlinePolicies: [
             {
               name: 'write-flow-log',
               policy: aws.iam.getPolicyDocumentOutput({
+                // The permissions AWS documents for a flow log role (less CreateLogGroup: the
+                // group is declared here). DescribeLogGroups lists groups, so it is granted on
+                // this account's log groups in this region rather than on one group.
+                // https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
                 statements: [
                   {
+                    sid: 'WriteFlowLog',
                     actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
                     resources: [pulumi.interpolate`${logGroup.arn}:*`],
+                  },
+                  {
+                    sid: 'FindLogGroups',
+                    actions: ['logs:DescribeLogGroups'],
+                    resources: [logGroup.arn.apply((arn) => arn.replace(/:log-group:.*$/, ':log-group:*'))],
                   },
                 ],
               }).json,

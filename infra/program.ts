@@ -1,12 +1,13 @@
 /**
  * The whole stack from its validated config: network → edge → registry → secrets → service
- * (task definitions, migration run, rollout, autoscaling) → alarms. `infra/index.ts` calls it
+ * (API task definition, the migration before each rollout, rollout, autoscaling) → alarms. `infra/index.ts` calls it
  * with the stack's config; the tests and the offline plan call it under mocks.
  */
 import type * as pulumi from '@pulumi/pulumi';
 import { Alarms } from './alarms.js';
-import type { DatabaseUrls, StackConfig } from './config.js';
+import { SMOKE_CLIENT, type DatabaseUrls, type StackConfig } from './config.js';
 import { Edge } from './edge.js';
+import { Migration } from './migration.js';
 import { Network } from './network.js';
 import { Registry } from './registry.js';
 import { Secrets } from './secrets.js';
@@ -41,6 +42,12 @@ export interface ProgramOutputs {
     adminApiKey: pulumi.Output<string>;
     serviceApiKeys: pulumi.Output<string>;
   };
+  /**
+   * Where the deploy's smoke test finds its key: the secret's ARN and the JSON key inside it.
+   * The deploy role reads it after `pulumi up` (it may read the stack's secrets anyway: Pulumi
+   * reads a SecretVersion back on refresh) and masks it in the log.
+   */
+  smokeKey: { secretArn: pulumi.Output<string>; jsonKey: string };
 }
 
 /** Declares every resource of the stack. */
@@ -96,8 +103,19 @@ export function createChapi({ config, databaseUrls, buildInputsHash, migrationsH
       targetGroupArnSuffix: edge.targetGroupArnSuffix,
       listener: edge.httpsListener,
     },
-    secrets,
-    migration: { timeoutSeconds: config.migrationTimeoutSeconds, triggers: [migrationsHash] },
+    secrets: { databaseUrl: secrets.databaseUrl, adminApiKey: secrets.adminApiKey },
+    // The migration's settings go from the config straight to the component that uses them.
+    beforeRollout: (platform) =>
+      new Migration(
+        `${name}-migration`,
+        {
+          platform,
+          secrets: { migrationDatabaseUrl: secrets.migrationDatabaseUrl, serviceApiKeys: secrets.serviceApiKeys },
+          timeoutSeconds: config.migrationTimeoutSeconds,
+          triggers: [migrationsHash],
+        },
+        { parent: platform.parent },
+      ),
   });
   const alarms = new Alarms(name, {
     loadBalancerArnSuffix: edge.loadBalancerArnSuffix,
@@ -122,5 +140,6 @@ export function createChapi({ config, databaseUrls, buildInputsHash, migrationsH
       adminApiKey: secrets.adminApiKey.arn,
       serviceApiKeys: secrets.serviceApiKeys.arn,
     },
+    smokeKey: { secretArn: secrets.serviceApiKeys.arn, jsonKey: SMOKE_CLIENT },
   };
 }

@@ -57,6 +57,10 @@ describe('alarms and budget', () => {
     ]);
   });
 
+  it('creates the budget only after the topic policy that lets Budgets publish to the topic', () => {
+    expect(stack.one(T.budget, 'chapi-monthly').dependsOn).to.deep.equal(['aws:sns/topicPolicy:TopicPolicy chapi-alarms']);
+  });
+
   it('lets AWS Budgets and CloudWatch (of this account only) publish to the topic', () => {
     const policy = statements(stack.one(T.topicPolicy, 'chapi-alarms').inputs.policy as string);
     const services = policy.flatMap((statement) => statement.principals?.filter((p) => p.type === 'Service').flatMap((p) => p.identifiers) ?? []);

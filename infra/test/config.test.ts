@@ -69,8 +69,11 @@ describe('stack config', () => {
     it('a list that is not one', () => failsWith({ corsOrigins: 'https://a.example' }, 'chapi:corsOrigins must be a list of strings (got "https://a.example")'));
     it('a wildcard CORS origin', () => failsWith({ corsOrigins: '["*"]' }, 'chapi:corsOrigins entries must be https origins like https://cathouse.example (got "*")'));
     it('an admin CIDR', () => failsWith({ adminAllowlist: '["10.0.0.300/32"]' }, 'chapi:adminAllowlist entries must be CIDRs like 203.0.113.7/32 (got "10.0.0.300/32")'));
-    it('too many admin CIDRs for one ALB rule', () =>
-      failsWith({ adminAllowlist: JSON.stringify(['1.1.1.1/32', '2.2.2.2/32', '3.3.3.3/32', '4.4.4.4/32', '5.5.5.5/32']) }, /^chapi:adminAllowlist may hold at most 4 CIDRs/));
+    it('more admin CIDRs than the ALB rules between the allow and deny priorities hold (10 rules of 3)', () => {
+      const cidrs = (count: number) => JSON.stringify(Array.from({ length: count }, (_, i) => `10.0.${i}.1/32`));
+      expect(parse({ adminAllowlist: cidrs(30) }).adminAllowlist).to.have.length(30);
+      failsWith({ adminAllowlist: cidrs(31) }, /^chapi:adminAllowlist may hold at most 30 CIDRs \(3 per ALB rule/);
+    });
     it('a client name the API would refuse', () => failsWith({ serviceClients: '["Cat House"]' }, 'chapi:serviceClients entries must be 1..100 of a-z, 0-9, - (got "Cat House")'));
     it('no clients', () => failsWith({ serviceClients: '[]' }, /^chapi:serviceClients must name at least one client/));
     it('a repeated client', () => failsWith({ serviceClients: '["a","a"]' }, 'chapi:serviceClients must not repeat a name'));

@@ -25,6 +25,10 @@ describe('edge: certificate, load balancer, DNS', () => {
     expect(alias.aliases).to.deep.equal([{ name: 'chapi-alb.us-east-1.elb.amazonaws.com', zoneId: 'Z35SXDOTRQ7X7K', evaluateTargetHealth: true }]);
   });
 
+  it('takes over a record of the same name the existing zone already holds (allowOverwrite), instead of failing the first deploy', () => {
+    expect(stack.one(T.record, 'chapi-alias').inputs.allowOverwrite).to.equal(true);
+  });
+
   it('puts a public ALB in the public subnets that drops invalid headers, resists desync and cannot be deleted', () => {
     const alb = stack.one(T.alb, 'chapi-alb').inputs;
     expect(alb).to.include({
@@ -85,15 +89,39 @@ describe('edge: certificate, load balancer, DNS', () => {
     expect(JSON.parse(action?.fixedResponse.messageBody ?? '')).to.deep.include({ success: false, data: null });
   });
 
-  it('forwards /admin/* from allowlisted addresses, before the 403 rule', async () => {
+  it('forwards /admin and /admin/* from allowlisted addresses, before the 403 rule', async () => {
     const allowed = await recordStack({ adminAllowlist: JSON.stringify(['203.0.113.7/32', '2001:db8::/48']) });
     const allow = allowed.one(T.listenerRule, 'chapi-admin-allow').inputs;
     const deny = allowed.one(T.listenerRule, 'chapi-admin-deny').inputs;
     expect(allow.priority as number).to.be.below(deny.priority as number);
     expect(allow.conditions).to.deep.equal([
-      { pathPattern: { values: ['/admin/*'] } },
+      { pathPattern: { values: ['/admin', '/admin/*'] } },
       { sourceIp: { values: ['203.0.113.7/32', '2001:db8::/48'] } },
     ]);
     expect(allow.actions).to.deep.equal([{ type: 'forward', targetGroupArn: 'arn:aws:lb:us-east-1:123456789012:targetGroup/chapi-api' }]);
+  });
+
+  // "up to three match evaluations per condition … up to five match evaluations per rule":
+  // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-rules.html
+  it('splits the allowlist into rules of at most 3 CIDRs and 5 condition values, all before the 403', async () => {
+    const cidrs = Array.from({ length: 7 }, (_, i) => `198.51.100.${i}/32`);
+    const allowed = await recordStack({ adminAllowlist: JSON.stringify(cidrs) });
+    const rules = allowed
+      .all(T.listenerRule)
+      .filter((rule) => rule.name.startsWith('chapi-admin-allow'))
+      .sort((a, b) => (a.inputs.priority as number) - (b.inputs.priority as number));
+    expect(rules.map((rule) => rule.name)).to.deep.equal(['chapi-admin-allow', 'chapi-admin-allow-2', 'chapi-admin-allow-3']);
+    const deny = allowed.one(T.listenerRule, 'chapi-admin-deny').inputs.priority as number;
+    const covered: string[] = [];
+    for (const rule of rules) {
+      const conditions = rule.inputs.conditions as { pathPattern?: { values: string[] }; sourceIp?: { values: string[] } }[];
+      const values = conditions.map((condition) => (condition.pathPattern ?? condition.sourceIp)?.values ?? []);
+      for (const list of values) expect(list.length).to.be.within(1, 3);
+      expect(values.flat().length).to.be.at.most(5);
+      expect(rule.inputs.priority as number).to.be.below(deny);
+      covered.push(...(conditions.find((condition) => condition.sourceIp)?.sourceIp?.values ?? []));
+    }
+    expect(covered).to.deep.equal(cidrs);
+    expect(new Set(rules.map((rule) => rule.inputs.priority)).size).to.equal(rules.length);
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { prodStack, recordStack, T, type Stack } from './support.js';
+import { prodStack, recordStack, statements, T, type Stack } from './support.js';
 
 describe('network', () => {
   let stack: Stack;
@@ -83,6 +83,19 @@ describe('network', () => {
         Action: 'sts:AssumeRole',
         Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
       },
+    ]);
+  });
+
+  // The flow log role's permissions: https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+  it('lets the flow log write its own group and describe the log groups, as AWS documents for the role', () => {
+    const inline = stack.one(T.role, 'chapi-flow-log').inputs.inlinePolicies as { policy: string }[];
+    expect(statements((inline[0] as { policy: string }).policy)).to.deep.equal([
+      {
+        sid: 'WriteFlowLog',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        resources: ['arn:aws:logs:us-east-1:123456789012:log-group:/vpc/chapi/flow-log:*'],
+      },
+      { sid: 'FindLogGroups', actions: ['logs:DescribeLogGroups'], resources: ['arn:aws:logs:us-east-1:123456789012:log-group:*'] },
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { MOCK_APP_VERSION, MOCK_IMAGE_REF } from '../mock-cloud.js';
 import { parsePublishOutput } from '../registry.js';
-import { prodStack } from './support.js';
+import { prodRawConfig, prodStack } from './support.js';
 
 describe('stack outputs', () => {
   it('give operators the URL, ALB, cluster, service, repository, image and its version, log group and secret ARNs', async () => {
@@ -18,6 +18,16 @@ describe('stack outputs', () => {
       alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:topic/chapi-alarms',
     });
     expect(Object.keys(outputs.secretArns as object)).to.have.members(['databaseUrl', 'migrationDatabaseUrl', 'adminApiKey', 'serviceApiKeys']);
+  });
+
+  it('tell the deploy where its smoke test key is: the service keys secret and the smoke client inside it', async () => {
+    const { outputs } = (await prodStack()).recording;
+    expect(outputs.smokeKey).to.deep.equal({
+      secretArn: (outputs.secretArns as Record<string, string>).serviceApiKeys,
+      jsonKey: 'smoke',
+    });
+    // The prod stack generates that client's key.
+    expect(prodRawConfig().serviceClients).to.include('"smoke"');
   });
 
   describe('the publish step\'s result line', () => {

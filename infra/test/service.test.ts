@@ -112,6 +112,12 @@ describe('service: task definitions, roles, rollout, autoscaling', () => {
     });
   });
 
+  // ECS refuses to run or roll back to an INACTIVE revision:
+  // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deregister-task-definition-v2.html
+  it('keeps replaced task definition revisions ACTIVE (skipDestroy), so the runbook can roll back to one', () => {
+    for (const family of ['chapi-api', 'chapi-migrate']) expect(stack.one(T.taskDefinition, family).inputs.skipDestroy, family).to.equal(true);
+  });
+
   describe('the migration task definition', () => {
     it('runs the migrate command of the same image, hardened the same way', () => {
       const migrate = container(stack, 'migrate');
@@ -211,7 +217,7 @@ describe('service: task definitions, roles, rollout, autoscaling', () => {
 
     it('rolls only after the migration run and the HTTPS listener, and leaves the task count to autoscaling', () => {
       const service = stack.one(T.service, 'chapi-api');
-      expect(service.dependsOn).to.have.members(['chapi:migration:MigrationRun chapi-migration', 'aws:lb/listener:Listener chapi-https']);
+      expect(service.dependsOn).to.have.members(['chapi:migration:Migration chapi-migration', 'aws:lb/listener:Listener chapi-https']);
       expect(service.ignoreChanges).to.deep.equal(['desiredCount']);
     });
 
