@@ -27,6 +27,15 @@ const task = (lastStatus: string, container: Record<string, unknown> = {}, extra
   ...extra,
 });
 
+/**
+ * What every look at the task must ask for: this task, in this cluster. The mocks answer only
+ * calls with exactly this input (aws-sdk-client-mock resolves an unmatched call to nothing), so
+ * a look-up of anything else (the task definition, another cluster) fails the test instead of
+ * being answered as if ECS had found the task.
+ */
+const DESCRIBE_THIS_TASK = { cluster: input.cluster, tasks: [TASK_ARN] };
+const STOP_THIS_TASK = { cluster: input.cluster, task: TASK_ARN };
+
 async function failure(promise: Promise<unknown>): Promise<TaskRunError> {
   try {
     await promise;
@@ -40,14 +49,14 @@ async function failure(promise: Promise<unknown>): Promise<TaskRunError> {
 describe('running a task to completion', () => {
   const ecs = mockClient(ECSClient);
   const client = new ECSClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const describeTask = () => ecs.on(DescribeTasksCommand, DESCRIBE_THIS_TASK, true);
   beforeEach(() => {
     ecs.reset();
     ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK_ARN, lastStatus: 'PROVISIONING' }], failures: [] });
   });
 
   it('starts the task in the given network and waits through RUNNING until it has STOPPED with exit 0', async () => {
-    ecs
-      .on(DescribeTasksCommand)
+    describeTask()
       .resolvesOnce({ tasks: [task('PROVISIONING')] })
       .resolvesOnce({ tasks: [task('RUNNING')] })
       .resolvesOnce({ tasks: [task('RUNNING')] })
@@ -68,13 +77,13 @@ describe('running a task to completion', () => {
   });
 
   it('succeeds when the task has already stopped at the first look (a fast no-op migration)', async () => {
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [task('STOPPED', { exitCode: 0 })] });
+    describeTask().resolves({ tasks: [task('STOPPED', { exitCode: 0 })] });
     const result = await runTaskToCompletion(client, input, FAST);
     expect(result.exitCode).to.equal(0);
   });
 
   it('fails on a non-zero exit code, naming the log stream', async () => {
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [task('STOPPED', { exitCode: 1 })] });
+    describeTask().resolves({ tasks: [task('STOPPED', { exitCode: 1 })] });
     const error = await failure(runTaskToCompletion(client, input, FAST));
     expect(error.failure).to.equal('non-zero-exit');
     expect(error.message).to.equal(`task ${TASK_ARN} exited with code 1; logs: ${LOGS}`);
@@ -89,7 +98,7 @@ describe('running a task to completion', () => {
   });
 
   it('fails when the task stops before its command ran (image pull, secrets), with the reason', async () => {
-    ecs.on(DescribeTasksCommand).resolves({
+    describeTask().resolves({
       tasks: [
         task('STOPPED', { reason: 'ResourceInitializationError: unable to pull secrets' }, {
           stopCode: 'TaskFailedToStart',
@@ -104,16 +113,16 @@ describe('running a task to completion', () => {
   });
 
   it('stops the task and fails when it outlives the timeout', async () => {
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [task('RUNNING')] });
-    ecs.on(StopTaskCommand).resolves({});
+    describeTask().resolves({ tasks: [task('RUNNING')] });
+    ecs.on(StopTaskCommand, STOP_THIS_TASK).resolves({});
     const error = await failure(runTaskToCompletion(client, { ...input, timeoutSeconds: 0.05 }, FAST));
     expect(error.failure).to.equal('timeout');
     expect(error.message).to.equal(`task ${TASK_ARN} did not stop within 0.05 s; it was stopped; logs: ${LOGS}`);
-    expect(ecs.commandCalls(StopTaskCommand)[0]?.args[0].input).to.deep.include({ cluster: input.cluster, task: TASK_ARN });
+    expect(ecs.commandCalls(StopTaskCommand, STOP_THIS_TASK)).to.have.length(1);
   });
 
   it('asks for a public IP only in the no-NAT mode', async () => {
-    ecs.on(DescribeTasksCommand).resolves({ tasks: [task('STOPPED', { exitCode: 0 })] });
+    describeTask().resolves({ tasks: [task('STOPPED', { exitCode: 0 })] });
     await runTaskToCompletion(client, { ...input, assignPublicIp: true }, FAST);
     const [run] = ecs.commandCalls(RunTaskCommand);
     expect(run?.args[0].input.networkConfiguration?.awsvpcConfiguration?.assignPublicIp).to.equal('ENABLED');
