@@ -21,6 +21,13 @@ const serviceWith = (deployments: Deployment[], events: string[] = []) => ({
   ],
 });
 
+/**
+ * The one question every look at the service must ask: this service, in this cluster. The mocks
+ * answer only calls with exactly this input and refuse any other, so a waiter or a look-up
+ * pointed at another service fails the test.
+ */
+const DESCRIBE_THIS_SERVICE = { cluster: input.cluster, services: [input.service] };
+
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
     await promise;
@@ -33,16 +40,22 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 describe('checking a rollout', () => {
   const ecs = mockClient(ECSClient);
   const client = new ECSClient({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  beforeEach(() => ecs.reset());
+  const describeService = () => ecs.on(DescribeServicesCommand, DESCRIBE_THIS_SERVICE, true);
+  beforeEach(() => {
+    ecs.reset();
+    // Any other call is refused at once, rather than answered with nothing for the waiter to
+    // poll until it times out.
+    ecs.onAnyCommand().rejects(new Error('an ECS call this test did not expect'));
+  });
 
   it('passes when the primary deployment runs the requested revision and completed', async () => {
-    ecs.on(DescribeServicesCommand).resolves(serviceWith([{ status: 'PRIMARY', taskDefinition: NEW, rolloutState: 'COMPLETED' }]));
+    describeService().resolves(serviceWith([{ status: 'PRIMARY', taskDefinition: NEW, rolloutState: 'COMPLETED' }]));
     await verifyRollout(client, input, FAST);
-    expect(ecs.commandCalls(DescribeServicesCommand)[0]?.args[0].input).to.deep.equal({ cluster: 'chapi', services: ['chapi-api'] });
+    expect(ecs.commandCalls(DescribeServicesCommand)).to.have.length(1);
   });
 
   it('fails when the circuit breaker rolled back to the previous revision, quoting the events', async () => {
-    ecs.on(DescribeServicesCommand).resolves(
+    describeService().resolves(
       serviceWith(
         [{ status: 'PRIMARY', taskDefinition: OLD, rolloutState: 'COMPLETED' }],
         ['(service chapi-api) rolling back to deployment ecs-svc/1', '(service chapi-api) deployment failed: tasks failed to start'],
@@ -55,7 +68,7 @@ describe('checking a rollout', () => {
   });
 
   it('fails when the rollout of the requested revision failed', async () => {
-    ecs.on(DescribeServicesCommand).resolves(
+    describeService().resolves(
       serviceWith([{ status: 'PRIMARY', taskDefinition: NEW, rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' }]),
     );
     const error = await rejection(verifyRollout(client, input, FAST));
@@ -68,8 +81,10 @@ describe('checking a rollout', () => {
       { status: 'ACTIVE', taskDefinition: OLD, desiredCount: 0, runningCount: 2 },
     ]);
     const done = serviceWith([{ status: 'PRIMARY', taskDefinition: NEW, rolloutState: 'COMPLETED', desiredCount: 2, runningCount: 2 }]);
-    ecs.on(DescribeServicesCommand).resolvesOnce(inProgress).resolvesOnce(inProgress).resolvesOnce(inProgress).resolves(done);
-    await verifyRollout(client, input, FAST);
+    describeService().resolvesOnce(inProgress).resolvesOnce(inProgress).resolvesOnce(inProgress).resolves(done);
+    // A short wait: four polls take milliseconds, and a waiter asking about the wrong service
+    // (refused every time) gives up in 2 s rather than the input's 60.
+    await verifyRollout(client, { ...input, timeoutSeconds: 2 }, FAST);
     expect(ecs.commandCalls(DescribeServicesCommand).length).to.be.at.least(4);
   });
 
