@@ -3,11 +3,12 @@
  * way a key can be wrong, the X-Service-Key alias, production-only keys, and the in-process
  * cache (no database on the hot path, revocation within 30 s, last_used_at once a minute).
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { KEY_CACHE_TTL_MS, LAST_USED_INTERVAL_MS, NEGATIVE_CACHE_TTL_MS } from '../src/auth.js';
 import { ManualClock } from '../src/clock.js';
-import { displayPrefix, generateServiceKey, hashServiceKey } from '../src/keys/format.js';
+import { displayPrefix, generateServiceKey, hashServiceKey, type KeyEnvironment } from '../src/keys/format.js';
+import { parseManagedKeys, syncManagedKeys } from '../src/keys/managed.js';
 import { insertKey } from '../src/keys/sql.js';
 import type { RunningServer } from '../src/server.js';
 import { waitFor } from '../../scripts/lib/wait.js';
@@ -21,6 +22,18 @@ function expectUnauthorized(response: ApiResponse): void {
   expect(response.status, response.text).to.equal(401);
   expect(response.error?.code).to.equal('unauthorized');
   expect(response.headers['www-authenticate']).to.equal('ApiKey');
+}
+
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A key as the deployment generates it: `sk_<env>_` and 64 mixed-case alphanumerics from
+ * Pulumi's RandomPassword (infra/secrets.ts, `special: false`), not the hex `generateServiceKey`
+ * writes. It starts with each class, so it is never hex by chance.
+ */
+function deploymentKey(environment: KeyEnvironment): string {
+  const rest = Array.from({ length: 61 }, () => ALPHANUMERIC[randomInt(ALPHANUMERIC.length)]).join('');
+  return `sk_${environment}_Zz9${rest}`;
 }
 
 describe('authentication', () => {
@@ -203,5 +216,14 @@ describe('authentication in production', () => {
     }
     const prod = await createTestKey(db.sql, { environment: 'prod' });
     expect((await request(api.url, 'POST', '/execute', { key: prod, body })).status).to.equal(200);
+  });
+
+  it('a deployment-generated key (mixed-case alphanumerics) syncs from SERVICE_API_KEYS and authenticates', async () => {
+    const key = deploymentKey('prod');
+    const entries = parseManagedKeys(JSON.stringify({ 'cathouse-generated': key }), { environment: 'prod' });
+    const deps = { sql: db.sql, clock: new ManualClock(Date.now()), audit: () => undefined, actor: 'migrate' };
+    expect((await syncManagedKeys(deps, entries)).added).to.deep.equal(['cathouse-generated']);
+    const response = await request(api.url, 'POST', '/execute', { key, body: { action: 'get-stats', user_id: 'u' } });
+    expect(response.status, response.text).to.equal(200);
   });
 });
