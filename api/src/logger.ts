@@ -72,3 +72,42 @@ export function createLogger(options: { level: LogLevel; version: string }): Log
   flushAtExit(destination);
   return pino(createLoggerOptions(options), destination);
 }
+
+/** The access log's line: one per request (`middleware/access-log.ts`). No field holds a secret. */
+export interface RequestLine {
+  request_id: string;
+  method: string;
+  route: string | null;
+  status: number;
+  duration_ms: number;
+  key_name: string | null;
+  user_id: string | null;
+}
+
+/** A JSON value of a request line: text escaped by JSON.stringify, numbers and null as they are. */
+function jsonValue(value: string | number | null): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * Writes request lines to `logger`'s destination, the same line pino would write for
+ * `logger.info(line, 'request')` (field order included; a test compares the two), without
+ * pino's general path: in a CPU profile of `/health` under load, pino's serialisation and
+ * redaction took a tenth of the process's CPU for a line whose seven fields are known and
+ * carry no secret. Everything else (lifecycle lines, 5xx lines with their error) goes
+ * through pino. The level is checked on every line, so changing `logger.level` still works.
+ */
+export function requestLineWriter(logger: Logger): (line: RequestLine) => void {
+  const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym] as DestinationStream;
+  // The logger's base fields (service, version), serialised once by pino itself.
+  const bindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] as string;
+  return (line) => {
+    if (!logger.isLevelEnabled('info')) return;
+    stream.write(
+      `{"level":"info","time":"${new Date().toISOString()}"${bindings},"request_id":${jsonValue(line.request_id)},` +
+        `"method":${jsonValue(line.method)},"route":${jsonValue(line.route)},"status":${jsonValue(line.status)},` +
+        `"duration_ms":${jsonValue(line.duration_ms)},"key_name":${jsonValue(line.key_name)},"user_id":${jsonValue(line.user_id)},` +
+        `"msg":"request"}\n`,
+    );
+  };
+}

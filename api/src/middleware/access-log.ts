@@ -4,7 +4,7 @@
  * the error with its stack: in the log only.
  */
 import type { Middleware } from 'koa';
-import { flushLogs, type Logger } from '../logger.js';
+import { flushLogs, requestLineWriter, type Logger, type RequestLine } from '../logger.js';
 import type { ErrorState } from './error-handler.js';
 
 export interface AccessLogState extends ErrorState {
@@ -15,6 +15,7 @@ export interface AccessLogState extends ErrorState {
 }
 
 export function accessLog(logger: Logger): Middleware<AccessLogState> {
+  const writeRequestLine = requestLineWriter(logger);
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
     try {
@@ -22,7 +23,7 @@ export function accessLog(logger: Logger): Middleware<AccessLogState> {
     } finally {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const { requestId, keyName, userId, error } = ctx.state;
-      const line = {
+      const line: RequestLine = {
         request_id: requestId,
         method: ctx.method,
         // @koa/router sets `_matchedRoute` to the pattern (`/v1/users/:user_id/tasks`).
@@ -36,7 +37,7 @@ export function accessLog(logger: Logger): Middleware<AccessLogState> {
         logger.error({ ...line, err: error }, 'request failed');
         flushLogs();
       } else {
-        logger.info(line, 'request');
+        writeRequestLine(line);
       }
     }
   };
