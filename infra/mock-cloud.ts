@@ -79,6 +79,15 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       return { versionId: `version-${name}` };
     case 'aws:ecs/taskDefinition:TaskDefinition':
       return { arn: `arn:aws:ecs:${MOCK_REGION}:${MOCK_ACCOUNT}:task-definition/${String(inputs.family)}:1` };
+    // The bootstrap project's resources.
+    case 'aws:s3/bucket:Bucket':
+      return { arn: `arn:aws:s3:::${String(inputs.bucket)}`, bucket: inputs.bucket };
+    case 'aws:kms/key:Key':
+      return { arn: `arn:aws:kms:${MOCK_REGION}:${MOCK_ACCOUNT}:key/${name}-key-id`, keyId: `${name}-key-id` };
+    case 'aws:iam/openIdConnectProvider:OpenIdConnectProvider':
+      return { arn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${String(inputs.url).replace(/^https:\/\//, '')}` };
+    case 'aws:iam/policy:Policy':
+      return { arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${name}` };
     case 'random:index/randomPassword:RandomPassword':
       return { result: MOCK_GENERATED };
     case 'command:local:Command':
@@ -144,8 +153,8 @@ let recorded: RecordedResource[] = [];
 let options = new Map<string, { dependsOn: string[]; ignoreChanges: string[]; parent: string | undefined }>();
 let installed = false;
 
-/** Installs the mocks once per process. */
-export async function installMockCloud(stack = 'prod'): Promise<void> {
+/** Installs the mocks once per process, for one project's stack. */
+export async function installMockCloud(stack = 'prod', project = 'chapi'): Promise<void> {
   if (installed) return;
   installed = true;
   await pulumi.runtime.setMocks(
@@ -167,7 +176,7 @@ export async function installMockCloud(stack = 'prod'): Promise<void> {
         return callResult(args.token, args.inputs as Record<string, unknown>);
       },
     },
-    'chapi',
+    project,
     stack,
     false,
   );

@@ -5,7 +5,7 @@
  * Separate processes because the Pulumi suite needs `pulumi.runtime.setMocks`, which is
  * process-global and must run before the program's modules load.
  *
- * Usage: `npm test` (all suites) or `npm test -- app` / `npm test -- infra` (some of them).
+ * Usage: `npm test` (all suites) or `npm test -- app` / `npm test -- infra` / `npm test -- bootstrap`.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -32,6 +32,9 @@ const DEFAULT_SUITES: Record<string, Suite> = {
   app: { config: '.mocharc.json', spec: ['api/test/**/*.test.ts', 'test/**/*.test.ts'] },
   // The Pulumi program under mocks, its helper scripts, and the CrossGuard policy pack.
   infra: { config: 'infra/.mocharc.json', spec: ['infra/test/**/*.test.ts', 'policy/test/**/*.test.ts'] },
+  // The bootstrap project under its own mocks (another project: its own process), and the
+  // deploy role's permissions against the prod plan.
+  bootstrap: { config: 'infra/bootstrap/.mocharc.json', spec: ['infra/bootstrap/test/**/*.test.ts'] },
 };
 /** `CHAPI_TEST_SUITES` (JSON, name → suite) replaces the list: the runner's own tests use it. */
 const SUITES: Record<string, Suite> =
