@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { RunningServer } from '../../api/src/server.js';
@@ -25,6 +25,65 @@ async function smoke(args: string[], env: Record<string, string | undefined>): P
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   return { code, stdout, stderr };
+}
+
+/** One request as the stand-in load balancer received it. */
+interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** How the stand-in load balancer treats a request: answer it itself, or pass it on. */
+interface FrontRules {
+  /** An answer of its own (an old task, a broken one); undefined passes the request on. */
+  answer?: (request: Received) => { status: number; body: string } | undefined;
+  /** Headers to add when passing the request on. */
+  addHeaders?: (request: Received) => Record<string, string>;
+}
+
+/**
+ * A stand-in for the load balancer in front of the real API: every request is passed to the
+ * API unless a rule answers it, so the smoke run meets the real contract except where a test
+ * makes the deployment misbehave.
+ */
+async function startFront(apiUrl: string, rules: FrontRules): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', () => {
+      const received: Received = { method: incoming.method ?? 'GET', url: incoming.url ?? '/', headers: incoming.headers, body: Buffer.concat(chunks).toString() };
+      const own = rules.answer?.(received);
+      if (own !== undefined) {
+        outgoing.writeHead(own.status, { 'content-type': 'application/json' }).end(own.body);
+        return;
+      }
+      const headers: Record<string, string> = { ...rules.addHeaders?.(received) };
+      for (const name of ['x-api-key', 'x-request-id', 'content-type', 'accept']) {
+        const value = received.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      void fetch(`${apiUrl}${received.url}`, { method: received.method, headers, body: received.body === '' ? undefined : received.body }).then(
+        async (response) => {
+          const contentType = response.headers.get('content-type');
+          outgoing.writeHead(response.status, contentType === null ? {} : { 'content-type': contentType }).end(await response.text());
+        },
+        () => outgoing.writeHead(502).end(),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The `/execute` action of a request the front received, if any. */
+function actionOf(request: Received): string | undefined {
+  if (request.url !== '/execute' || request.body === '') return undefined;
+  return (JSON.parse(request.body) as { action?: string }).action;
 }
 
 describe('npm run smoke (scripts/smoke.ts)', function () {
@@ -112,6 +171,55 @@ describe('npm run smoke (scripts/smoke.ts)', function () {
       const run = await smoke(['--base-url', fakeUrl], { SMOKE_API_KEY: key });
       expect(run.code).to.equal(1);
       expect(run.stdout).to.match(/^FAIL +create-task: create-task: expected HTTP 200, got 500 "<html>Internal Server Error<\/html>"/m);
+    });
+  });
+
+  describe('behind a stand-in load balancer', () => {
+    let front: { url: string; close: () => Promise<void> } | undefined;
+    afterEach(async () => {
+      await front?.close();
+      front = undefined;
+    });
+
+    it('waits while the load balancer still answers from the old version, then checks the new one', async () => {
+      // The first /health comes from an old task still draining; every later one from the new.
+      let healthChecks = 0;
+      front = await startFront(api.url, {
+        answer: (request) => {
+          if (request.url !== '/health') return undefined;
+          healthChecks += 1;
+          return healthChecks === 1 ? { status: 200, body: JSON.stringify({ status: 'ok', version: 'old0000', uptime_s: 86_400 }) } : undefined;
+        },
+      });
+      const run = await smoke(['--base-url', front.url, '--expect-version', 'abc1234', '--wait-seconds', '30'], { SMOKE_API_KEY: key });
+      expect(run.code, run.stdout + run.stderr).to.equal(0);
+      expect(healthChecks).to.be.at.least(2);
+      expect(run.stdout).to.match(/^ok +GET \/health: status ok, version abc1234$/m);
+      expect(run.stdout).to.match(/smoke test passed: 7 steps/);
+    });
+
+    it('deletes its task when a later step fails, and says so', async () => {
+      front = await startFront(api.url, {
+        answer: (request) => (actionOf(request) === 'get-task' ? { status: 500, body: '{"broken":true}' } : undefined),
+      });
+      const run = await smoke(['--base-url', front.url], { SMOKE_API_KEY: key });
+      expect(run.code).to.equal(1);
+      expect(run.stdout).to.match(/^FAIL +get-task: get-task: expected HTTP 200, got 500/m);
+      expect(run.stdout).to.match(/^ok +cleanup: delete the smoke task: task [0-9a-f-]{36} deleted$/m);
+      const userId = /throwaway user (smoke-\S+)/.exec(run.stdout)?.[1];
+      expect(userId).to.be.a('string');
+      expect(await db.sql`select id from tasks where user_id = ${userId as string}`).to.have.length(0);
+    });
+
+    it('fails when /execute accepts a request without a key', async () => {
+      // A deployment that lets keyless requests through: here the front supplies a valid key.
+      front = await startFront(api.url, {
+        addHeaders: (request): Record<string, string> => (request.headers['x-api-key'] === undefined ? { 'x-api-key': key } : {}),
+      });
+      const run = await smoke(['--base-url', front.url], { SMOKE_API_KEY: key });
+      expect(run.code).to.equal(1);
+      expect(run.stdout).to.match(/^FAIL +POST \/execute without a key is refused: POST \/execute without X-API-Key: expected HTTP 401, got 200/m);
+      expect(run.stdout).not.to.match(/^ok +create-task/m);
     });
   });
 
