@@ -70,6 +70,26 @@ const action = (step: Step): string | undefined => step.uses?.split('@')[0];
 const stepsUsing = (job: Job, name: string): Step[] => (job.steps ?? []).filter((step) => action(step) === name);
 const runs = (job: Job): string[] => (job.steps ?? []).flatMap((step) => (step.run === undefined ? [] : [step.run.trim()]));
 
+/**
+ * The test command of the README's quick start: the line its comment says runs every test,
+ * whole (flags and arguments included), without the comment.
+ */
+function quickStartTestCommand(): string {
+  const quickStart = /^## Quick start\n[\s\S]*?^```sh\n([\s\S]*?)^```/m.exec(read('README.md'))?.[1] ?? '';
+  const lines = quickStart.split('\n').filter((line) => /#.*\bevery test\b/.test(line));
+  expect(lines, "the README quick start's test line").to.have.length(1);
+  return (lines[0] as string).replace(/#.*$/, '').trim();
+}
+
+/**
+ * A `with:` value as the runner sees it: `${{ env.NAME }}` resolves through the step's, job's
+ * and workflow's `env` (the narrower wins); a literal stays itself.
+ */
+function resolveEnv(value: unknown, env: Record<string, string>): unknown {
+  const reference = typeof value === 'string' ? /^\$\{\{\s*env\.(\w+)\s*\}\}$/.exec(value) : null;
+  return reference === null ? value : env[reference[1] as string];
+}
+
 describe('GitHub Actions workflows', () => {
   const workflows = new Map<string, Workflow>();
   before(() => {
@@ -133,9 +153,11 @@ describe('GitHub Actions workflows', () => {
   });
 
   it('CI installs, lints, typechecks, runs the README\'s test command and builds the image', () => {
-    const readmeTestCommand = /^npm test\b/m.exec(read('README.md'))?.[0];
-    expect(readmeTestCommand).to.equal('npm test');
+    const readmeTestCommand = quickStartTestCommand();
     expect(runs(job('ci.yml', 'test'))).to.deep.equal(['npm ci', 'npm run lint', 'npm run typecheck', readmeTestCommand]);
+    // .ci/run ends with the same command, its output kept for the summary line.
+    const ciRunTests = [...read('.ci/run').matchAll(/^(.+?) 2>&1 \| tee "\$log"$/gm)].map((match) => match[1]);
+    expect(ciRunTests).to.deep.equal([readmeTestCommand]);
     const image = runs(job('ci.yml', 'image'));
     expect(image).to.include('docker build --build-arg "APP_VERSION=$GITHUB_SHA" --tag chapi:ci .');
     expect(image).to.include('docker build --target dev --tag chapi:dev .');
@@ -217,11 +239,23 @@ describe('GitHub Actions workflows', () => {
     expect(smoke?.env?.SMOKE_API_KEY).to.equal('${{ secrets.SMOKE_API_KEY }}');
   });
 
-  it('runs the Pulumi CLI release that matches the SDK in the lockfile', () => {
+  it('runs the Pulumi CLI release that matches the SDK in the lockfile, in every pulumi/actions step', () => {
     const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { version?: string }> };
     const sdk = lock.packages['node_modules/@pulumi/pulumi']?.version;
     expect(sdk).to.match(/^3\.\d+\.\d+$/);
-    for (const file of ['preview.yml', 'deploy.yml']) expect(workflow(file).env?.PULUMI_VERSION, file).to.equal(sdk);
+    expect((JSON.parse(read('node_modules/@pulumi/pulumi/package.json')) as { version: string }).version, 'the installed SDK').to.equal(sdk);
+    const checked: string[] = [];
+    for (const [file, { env, jobs }] of workflows) {
+      for (const [name, entry] of Object.entries(jobs)) {
+        for (const step of stepsUsing(entry, PULUMI_ACTION)) {
+          // Without pulumi-version the action installs whatever CLI is latest.
+          const where = `${file} ${name} "${step.name ?? step.id}"`;
+          expect(resolveEnv(step.with?.['pulumi-version'], { ...env, ...entry.env, ...step.env }), where).to.equal(sdk);
+          checked.push(file);
+        }
+      }
+    }
+    expect(checked).to.include.members(['preview.yml', 'deploy.yml']);
   });
 
   describe('preview.yml', () => {
