@@ -4,12 +4,13 @@
  * a named volume, migrations applied before the API starts, the API's dev target with hot
  * reload on 8888).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { REPO_ROOT, loadDockerfile } from './lib/dockerfile.js';
+import { loadConfig } from '../../api/src/config.js';
+import { REPO_ROOT, execForm, instructions, lineage, loadDockerfile, properties } from './lib/dockerfile.js';
 
 interface Service {
   image?: string;
@@ -38,6 +39,17 @@ function port(mapping: string): { host: string | undefined; published: number; t
   const published = Number(parts.at(-2));
   return { host: parts.length === 3 ? parts[0] : undefined, published, target };
 }
+
+/**
+ * The repository paths a command names: every word (of every argument, so a `sh -c` script
+ * counts too) that is a relative path with a directory, e.g. `api/src/cli/migrate.ts`.
+ */
+function pathsIn(command: string[]): string[] {
+  return command.flatMap((argument) => argument.split(/\s+/)).filter((word) => /^[\w.-]+(\/[\w.-]+)+$/.test(word));
+}
+
+/** Addresses that accept connections on every interface, so a published port reaches them. */
+const EVERY_INTERFACE = ['0.0.0.0', '::'];
 
 describe('docker-compose.dev.yml', () => {
   let compose: ComposeFile;
@@ -79,9 +91,45 @@ describe('docker-compose.dev.yml', () => {
 
   it('applies the migrations once PostgreSQL is healthy, with the migrate command', () => {
     const migrate = service('migrate');
-    expect(migrate.command).to.deep.equal(['node', '--import', 'tsx', 'api/src/cli/migrate.ts', 'up']);
+    // The same entry point as `npm run migrate`, told to apply: `up`.
+    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const [entryPoint] = pathsIn([pkg.scripts.migrate ?? '']);
+    expect(entryPoint).to.be.a('string');
+    const words = (migrate.command ?? []).flatMap((argument) => argument.split(/\s+/));
+    expect(words).to.include(entryPoint).and.to.include('up');
     expect(migrate.depends_on).to.deep.equal({ postgres: { condition: 'service_healthy' } });
     expect(migrate.init).to.equal(true);
+  });
+
+  it('every path a command names exists in the repository (the image is a copy of it under WORKDIR)', () => {
+    const dockerfile = loadDockerfile();
+    let checked = 0;
+    for (const [name, entry] of Object.entries(compose.services)) {
+      // A service without a command runs its build target's CMD (its own, or the nearest base's).
+      const target = entry.build?.target;
+      const cmd = target === undefined ? undefined : lineage(dockerfile, target).map((stage) => instructions(stage, 'CMD').at(-1)).find(Boolean);
+      const command = entry.command ?? (cmd === undefined ? [] : (execForm(cmd) ?? []));
+      for (const file of pathsIn(command)) {
+        expect(existsSync(path.join(REPO_ROOT, file)), `${name}: ${file}`).to.equal(true);
+        checked += 1;
+      }
+    }
+    expect(checked, 'paths checked').to.be.at.least(2);
+  });
+
+  it('the API listens on every interface of its container, on the port Compose publishes', () => {
+    const api = service('api');
+    // What the API would read: the dev image's ENV, overridden by Compose's environment.
+    const imageEnv = Object.fromEntries(
+      lineage(loadDockerfile(), api.build?.target ?? '')
+        .reverse()
+        .flatMap((stage) => properties(stage, 'ENV'))
+        .map(({ name, value }) => [name, value ?? '']),
+    );
+    const config = loadConfig({ ...imageEnv, ...api.environment });
+    // Bound to 127.0.0.1 the API would be reachable only from inside its own container.
+    expect(EVERY_INTERFACE, `HOST ${config.host}`).to.include(config.host);
+    expect(api.ports?.map(port).map((mapping) => mapping.target)).to.deep.equal([config.port]);
   });
 
   it('starts the API from the dev target on 8888 with hot reload, after the migrations succeeded', () => {
