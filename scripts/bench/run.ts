@@ -17,6 +17,7 @@
  *          --scenarios a,b (all) --users N (200) --tasks N (50) --soak S (60, 0 = none)
  *          --starts N (5: start-up time samples) --out DIR (.bench)
  *          --node-flags="…" (default: the image's, scripts/lib/runtime.ts)
+ *          --cpu-prof (the API process writes a V8 CPU profile to <out>/profiles when it stops)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -56,6 +57,7 @@ const { values: options } = parseArgs({
     starts: { type: 'string', default: '5' },
     out: { type: 'string', default: '.bench' },
     'node-flags': { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 
@@ -75,6 +77,8 @@ const settings = {
   soakS: number('soak'),
   starts: Math.max(1, number('starts')),
   nodeFlags: (options['node-flags'] ?? RUNTIME_NODE_FLAGS.join(' ')).split(' ').filter(Boolean),
+  /** A profiled API spends more CPU per request: the report says so with this. */
+  cpuProfile: options['cpu-prof'] === true,
   scenarios: (options.scenarios ?? '').split(',').map((name) => {
     if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario ${name} (${SCENARIOS.join(', ')})`);
     return name as ScenarioName;
@@ -220,13 +224,22 @@ async function main(): Promise<void> {
     // Production settings: production logging included (to /dev/null here, to stdout on ECS).
     const apiEnv = { ...process.env, ...RUNTIME_ENV, DATABASE_URL: databaseUrl, PORT: String(apiPort), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'info' };
     const startTimes: number[] = [];
+    // --cpu-prof: only the API is profiled (the bare server and the load generator are not),
+    // in a start of its own that serves the load (V8 writes the profile when it exits).
+    const profileDir = path.resolve(ROOT, options.out ?? '.bench', 'profiles');
     const apiArgs = [...settings.nodeFlags, 'api/dist/main.js'];
+    const profiledArgs = options['cpu-prof'] === true ? [...settings.nodeFlags, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, 'api/dist/main.js'] : apiArgs;
     let api = await startServer(apiArgs, apiEnv, `${apiUrl}/health`);
     startTimes.push(api.startMs);
     for (let index = 1; index < settings.starts; index++) {
       await stopServer(api.child);
       api = await startServer(apiArgs, apiEnv, `${apiUrl}/health`);
       startTimes.push(api.startMs);
+    }
+    if (options['cpu-prof'] === true) {
+      // One more start, not timed (profiling slows it), to serve the load.
+      await stopServer(api.child);
+      api = await startServer(profiledArgs, apiEnv, `${apiUrl}/health`);
     }
     const apiProcess = api;
     cleanups.push(() => stopServer(apiProcess.child));
@@ -315,6 +328,11 @@ async function main(): Promise<void> {
     const text = formatReport(report);
     await writeFile(path.join(outDir, `bench-${stamp}.md`), text);
     console.log(text);
+    if (options['cpu-prof'] === true) {
+      // The profile is written as the API exits: stop it first, then say where it is.
+      await stopServer(apiProcess.child);
+      log(`CPU profile of the API in ${profileDir} (open in Chrome DevTools; api/dist/main.js.map maps it to the sources)`);
+    }
   } finally {
     await cleanup();
   }
