@@ -144,7 +144,8 @@ export const RESOURCE_PERMISSIONS: Readonly<Record<string, Permissions>> = {
   'aws:route53/record:Record': {
     scope: 'hosted-zone',
     create: ['route53:ChangeResourceRecordSets'],
-    read: ['route53:ListResourceRecordSets', 'route53:GetHostedZone'],
+    // The zone lookup (getZone) reads the zone and its tags.
+    read: ['route53:ListResourceRecordSets', 'route53:GetHostedZone', 'route53:ListTagsForResource'],
     update: ['route53:ChangeResourceRecordSets'],
     delete: ['route53:ChangeResourceRecordSets'],
     tag: [],
@@ -247,14 +248,15 @@ export const RESOURCE_PERMISSIONS: Readonly<Record<string, Permissions>> = {
     delete: ['application-autoscaling:DeregisterScalableTarget'],
     tag: ['application-autoscaling:TagResource', 'application-autoscaling:UntagResource'],
   },
-  // Target tracking creates its CloudWatch alarms through Application Auto Scaling's
-  // service-linked role, not through the caller.
+  // Target tracking manages its own CloudWatch alarms; ECS lists the alarm actions among those
+  // a caller needs for service auto scaling
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/auto-scaling-IAM.html).
   'aws:appautoscaling/policy:Policy': {
     scope: 'any',
-    create: ['application-autoscaling:PutScalingPolicy'],
-    read: ['application-autoscaling:DescribeScalingPolicies'],
-    update: ['application-autoscaling:PutScalingPolicy'],
-    delete: ['application-autoscaling:DeleteScalingPolicy'],
+    create: ['application-autoscaling:PutScalingPolicy', 'cloudwatch:PutMetricAlarm'],
+    read: ['application-autoscaling:DescribeScalingPolicies', 'cloudwatch:DescribeAlarms'],
+    update: ['application-autoscaling:PutScalingPolicy', 'cloudwatch:PutMetricAlarm'],
+    delete: ['application-autoscaling:DeleteScalingPolicy', 'cloudwatch:DeleteAlarms'],
     tag: [],
   },
 
@@ -330,6 +332,7 @@ export const RESOURCE_PERMISSIONS: Readonly<Record<string, Permissions>> = {
       'ecr:DescribeImages',
       'ecr:BatchCheckLayerAvailability',
       'ecr:BatchGetImage',
+      'ecr:GetDownloadUrlForLayer',
       'ecr:InitiateLayerUpload',
       'ecr:UploadLayerPart',
       'ecr:CompleteLayerUpload',

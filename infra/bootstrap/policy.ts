@@ -61,13 +61,19 @@ export const SERVICE_LINKED_ROLES: Readonly<Record<string, string>> = {
   'aws:appautoscaling/target:Target': 'ecs.application-autoscaling.amazonaws.com',
 };
 
-/** Inputs that hand a role to a service, and the service that receives it. */
-const ROLE_INPUTS: Readonly<Record<string, { input: string; service: string }[]>> = {
+/**
+ * Inputs that hand a role to a service, and the `iam:PassedToService` value that service's
+ * documentation gives, where it gives one: ECS's task roles are passed to
+ * `ecs-tasks.amazonaws.com`; the VPC documentation's flow-log policy names the role only
+ * (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html), so that pass is
+ * bounded by the role's ARN alone rather than by a service name it does not document.
+ */
+const ROLE_INPUTS: Readonly<Record<string, { input: string; service: string | undefined }[]>> = {
   'aws:ecs/taskDefinition:TaskDefinition': [
     { input: 'executionRoleArn', service: 'ecs-tasks.amazonaws.com' },
     { input: 'taskRoleArn', service: 'ecs-tasks.amazonaws.com' },
   ],
-  'aws:ec2/flowLog:FlowLog': [{ input: 'iamRoleArn', service: 'vpc-flow-logs.amazonaws.com' }],
+  'aws:ec2/flowLog:FlowLog': [{ input: 'iamRoleArn', service: undefined }],
 };
 
 /**
@@ -75,8 +81,8 @@ const ROLE_INPUTS: Readonly<Record<string, { input: string; service: string }[]>
  * `<logical name>-<7 random characters>`), with the service that receives each.
  * @example passedRoles(readPlan()) // [{ role: 'chapi-api-execution', service: 'ecs-tasks.amazonaws.com' }, …]
  */
-export function passedRoles(plan: PlanResource[]): { role: string; service: string }[] {
-  const found = new Map<string, string>();
+export function passedRoles(plan: PlanResource[]): { role: string; service: string | undefined }[] {
+  const found = new Map<string, string | undefined>();
   for (const resource of plan) {
     for (const { input, service } of ROLE_INPUTS[resource.type] ?? []) {
       const arn = resource.inputs[input];
@@ -189,6 +195,7 @@ export function deployStatements(plan: PlanResource[], context: PolicyContext): 
     .map(([, service]) => service)
     .sort();
   const passed = passedRoles(plan);
+  // Services in name order; the role passed without a documented service last.
   const receivers = [...new Set(passed.map((role) => role.service))].sort();
   return [
     ...tableStatements(plan, context, WRITE_COLUMNS, new Set()),
@@ -200,15 +207,14 @@ export function deployStatements(plan: PlanResource[], context: PolicyContext): 
       Resource: [`arn:aws:iam::${context.accountId}:role/aws-service-role/*`],
       Condition: { StringEquals: { 'iam:AWSServiceName': linked } },
     },
-    // Exactly the roles the program hands to a service, each only to the services that take
-    // roles from it.
+    // Exactly the roles the program hands to a service, each only to the service that takes it.
     ...receivers.map(
       (service): Statement => ({
-        Sid: `PassRolesTo${service.split('.')[0]?.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase()) ?? ''}`,
+        Sid: service === undefined ? 'PassRoles' : `PassRolesTo${service.split('.')[0]?.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase()) ?? ''}`,
         Effect: 'Allow',
         Action: ['iam:PassRole'],
         Resource: passed.filter((role) => role.service === service).map((role) => `arn:aws:iam::${context.accountId}:role/${role.role}-*`),
-        Condition: { StringEquals: { 'iam:PassedToService': [service] } },
+        ...(service === undefined ? {} : { Condition: { StringEquals: { 'iam:PassedToService': [service] } } }),
       }),
     ),
     ...stateStatements(context, 'all'),

@@ -104,9 +104,13 @@ describe('the deploy role against the plan', () => {
     const passing = deploy.filter((statement) => statement.Action.includes('iam:PassRole'));
     const patterns = passing.flatMap((statement) => statement.Resource);
     expect(patterns.sort()).to.deep.equal([...new Set(handed)].map((role) => `arn:aws:iam::111122223333:role/${role}-*`).sort());
-    expect(passing.map((statement) => statement.Condition?.StringEquals?.['iam:PassedToService'])).to.deep.equal([
-      ['ecs-tasks.amazonaws.com'],
-      ['vpc-flow-logs.amazonaws.com'],
+    // ECS task roles only to ECS tasks; the flow-log role by its ARN alone (the VPC docs' policy).
+    expect(passing.map((statement) => [statement.Resource, statement.Condition?.StringEquals?.['iam:PassedToService']])).to.deep.equal([
+      [
+        ['arn:aws:iam::111122223333:role/chapi-api-execution-*', 'arn:aws:iam::111122223333:role/chapi-migrate-execution-*'],
+        ['ecs-tasks.amazonaws.com'],
+      ],
+      [['arn:aws:iam::111122223333:role/chapi-flow-log-*'], undefined],
     ]);
   });
 
