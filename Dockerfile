@@ -27,7 +27,10 @@ ENV npm_config_update_notifier=false \
 FROM base AS deps
 COPY package.json package-lock.json ./
 COPY api/package.json api/
-RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts
+# patches/: fixes to dependencies that upstream has not released (patch-package; the root
+# package's postinstall does the same outside Docker, but install scripts are off here).
+COPY patches patches
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts && node_modules/.bin/patch-package --error-on-fail
 
 FROM deps AS build
 COPY tsconfig.base.json ./
@@ -37,10 +40,16 @@ RUN npm run build -w api
 
 # Only the API workspace's production dependencies (about 100 packages, 36 MB), hoisted
 # into /app/node_modules as npm workspaces lay them out.
+# The same patches, applied by the `deps` stage's patch-package, mounted for this one step:
+# the tool never lands in this stage's node_modules.
 FROM base AS prod-deps
 COPY package.json package-lock.json ./
 COPY api/package.json api/
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --workspace api --include-workspace-root=false --ignore-scripts
+COPY patches patches
+RUN --mount=type=cache,target=/root/.npm \
+    --mount=type=bind,from=deps,source=/app/node_modules,target=/tmp/patch-tools/node_modules \
+    npm ci --omit=dev --workspace api --include-workspace-root=false --ignore-scripts \
+    && node /tmp/patch-tools/node_modules/patch-package/index.js --error-on-fail
 
 # Compose mounts api/src and migrations over these copies; `tsx watch` restarts the API on
 # every change (CHOKIDAR_USEPOLLING in Compose: bind mounts from a Windows or macOS host do

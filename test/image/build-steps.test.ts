@@ -19,6 +19,7 @@ import { expect } from 'chai';
 import { freePort } from '../../scripts/lib/embedded-postgres.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { useTestDatabase } from '../support/databases.js';
+import { expectPatched } from '../support/patches.js';
 import {
   REPO_ROOT,
   copySteps,
@@ -26,6 +27,7 @@ import {
   lineage,
   loadDockerfile,
   properties,
+  runBindMounts,
   runCommands,
   type DockerfileModel,
 } from '../static/lib/dockerfile.js';
@@ -91,6 +93,7 @@ async function buildStage(
   name: string,
   root: string,
   substitute: Record<string, (dir: string) => Promise<void>> = {},
+  builtStages: Map<string, string> = new Map(),
 ): Promise<string> {
   const dir = path.join(root, name);
   await mkdir(dir, { recursive: true });
@@ -106,9 +109,21 @@ async function buildStage(
       await replace(dir);
       continue;
     }
-    for (const command of runCommands(stage)) {
+    const mounts = runBindMounts(stage);
+    for (const [index, written] of runCommands(stage).entries()) {
+      // A `--mount=type=bind,from=<stage>`: that stage's folder, linked where the step sees it.
+      let command = written;
+      for (const mount of mounts[index] ?? []) {
+        const from = builtStages.get(mount.from);
+        expect(from, `stage ${stage.name} mounts stage ${mount.from}`).to.be.a('string');
+        expect(mount.source.startsWith(`${WORKDIR}/`), mount.source).to.equal(true);
+        const stand = path.join(root, 'mounts', mount.target);
+        await mkdir(path.dirname(stand), { recursive: true });
+        await symlink(path.join(from as string, path.relative(WORKDIR, mount.source)), stand);
+        command = command.split(mount.target).join(stand);
+      }
       // Commands that reach outside /app cannot run here (and must not, on this machine).
-      expect(command, `stage ${stage.name}`).not.to.match(/(^|\s)\//);
+      expect(command.split(root).join(''), `stage ${stage.name}`).not.to.match(/(^|\s)\//);
       const result = await run(command, dir, env);
       expect(result.code, `stage ${stage.name}: ${command}\n${result.output}`).to.equal(0);
     }
@@ -175,7 +190,6 @@ describe('the image build, step by step from the Dockerfile', function () {
     await chmod(root, 0o755);
     node = await containerNode(path.join(root, 'bin'));
     const stageDirs = new Map<string, string>();
-    stageDirs.set('prod-deps', await buildStage(model, 'prod-deps', root));
     stageDirs.set(
       'build',
       await buildStage(model, 'build', root, {
@@ -188,6 +202,9 @@ describe('the image build, step by step from the Dockerfile', function () {
         },
       }),
     );
+    // `build` builds on `deps`: its folder holds what `deps` installed.
+    stageDirs.set('deps', stageDirs.get('build') as string);
+    stageDirs.set('prod-deps', await buildStage(model, 'prod-deps', root, {}, stageDirs));
     app = await assembleRuntime(model, root, stageDirs);
     // A read-only root file system: the process may not write into /app. Only /tmp is writable.
     await run('chmod -R a-w .', app, containerEnv({}));
@@ -227,6 +244,10 @@ describe('the image build, step by step from the Dockerfile', function () {
       const shipped = ['api/node_modules', 'node_modules'].some((folder) => existsSync(path.join(app, folder, name, 'package.json')));
       expect(shipped, name).to.equal(true);
     }
+  });
+
+  it('ships the dependencies with the patches of patches/ applied (the CLIs load the driver from node_modules)', () => {
+    expectPatched(app);
   });
 
   it('finds the migrations where the image keeps them and applies them with production dependencies only', async () => {

@@ -9,6 +9,7 @@
  * proxy.restore();  // it is back
  * proxy.hold();     // the database stops answering (bytes are kept, nothing is lost)
  * proxy.restore();  // everything held is delivered, in order
+ * proxy.slow(20);   // answers trickle: one chunk per 20 ms, the server waits on the rest
  * await proxy.close();
  * ```
  *
@@ -17,6 +18,9 @@
  * - `hold()` stops forwarding in both directions on every connection, new ones included,
  *   buffering what arrives: what a server stuck on a lock or a saturated one looks like. The
  *   client's sockets stay open, so only a client-side deadline can end its wait.
+ * - `slow(ms)` delivers what the server sends one chunk per `ms` and stops reading from the
+ *   server meanwhile, so the server's sends block as on a congested path: a large result
+ *   takes long to stream, and a deadline cuts it while its rows are still arriving.
  * - Counters (`accepted`, `open`) let a test prove that a connection was reused, not replaced;
  *   `held` (bytes waiting while held) proves that something reached the line and is stuck there.
  * - `port` in the options listens on a given port: a test can point a client at a port where
@@ -29,7 +33,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 
 /** What the proxy does with traffic right now. */
-export type ProxyMode = 'forward' | 'hold' | 'cut';
+export type ProxyMode = 'forward' | 'hold' | 'cut' | 'slow';
 
 /** A running proxy and its controls. */
 export interface TcpProxy {
@@ -49,6 +53,8 @@ export interface TcpProxy {
   cut(): void;
   /** Stops forwarding bytes (both directions, all connections) until `restore()`. */
   hold(): void;
+  /** Server-to-client bytes trickle, one chunk per `delayMs`, until `restore()`. */
+  slow(delayMs: number): void;
   /** Back to normal: delivers whatever `hold()` kept, accepts new connections. */
   restore(): void;
   /** Stops listening and closes every connection. */
@@ -65,6 +71,7 @@ interface Pair {
 /** Starts a proxy on 127.0.0.1 (a free port unless `options.port`) that forwards to `target`. */
 export async function startTcpProxy(target: { host: string; port: number }, options: { port?: number } = {}): Promise<TcpProxy> {
   let mode: ProxyMode = 'forward';
+  let slowDelayMs = 0;
   let accepted = 0;
   const pairs = new Set<Pair>();
 
@@ -80,7 +87,14 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
   const forward = (pair: Pair, from: net.Socket, to: net.Socket): void => {
     from.on('data', (chunk: Buffer) => {
       if (mode === 'hold') pair.held.push({ to, chunk });
-      else if (!to.destroyed) to.write(chunk);
+      else if (mode === 'slow' && from === pair.upstream) {
+        // Not reading meanwhile: the kernel's buffers fill and the server's sends wait.
+        from.pause();
+        setTimeout(() => {
+          if (!to.destroyed) to.write(chunk);
+          from.resume();
+        }, slowDelayMs);
+      } else if (!to.destroyed) to.write(chunk);
     });
     // One side closing or failing closes the other: a half-open pair would only confuse tests.
     from.on('close', () => destroyPair(pair, false));
@@ -132,6 +146,10 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     },
     hold(): void {
       if (mode === 'forward') mode = 'hold';
+    },
+    slow(delayMs: number): void {
+      slowDelayMs = delayMs;
+      if (mode === 'forward') mode = 'slow';
     },
     restore(): void {
       mode = 'forward';

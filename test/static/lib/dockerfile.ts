@@ -72,6 +72,25 @@ export function runCommands(stage: Stage): string[] {
   return instructions(stage, 'RUN').map((run) => (run.getRawArgumentsContent() ?? '').replace(/\\\n\s*/g, ''));
 }
 
+/** A `RUN --mount=type=bind,from=<stage>`: another stage's folder, visible for that one step. */
+export interface BindMount {
+  from: string;
+  source: string;
+  target: string;
+}
+
+/** The bind mounts of each of the stage's `RUN` instructions (in `runCommands` order). */
+export function runBindMounts(stage: Stage): BindMount[][] {
+  return instructions(stage, 'RUN').map((run) =>
+    (run as unknown as { getFlags(): { getName(): string; getValue(): string | null }[] })
+      .getFlags()
+      .filter((flag) => flag.getName() === 'mount')
+      .map((flag) => Object.fromEntries((flag.getValue() ?? '').split(',').map((pair) => pair.split('=') as [string, string])))
+      .filter((options) => options.type === 'bind' && options.from !== undefined)
+      .map((options) => ({ from: options.from ?? '', source: options.source ?? '/', target: options.target ?? '' })),
+  );
+}
+
 /** The stage's `COPY` instructions. */
 export function copySteps(stage: Stage): CopyStep[] {
   return instructions(stage, 'COPY').map((instruction) => {
