@@ -102,25 +102,81 @@ export function serverSessionSettings(config: DatabaseConfig): Record<string, st
   return { statement_timeout: timeout, idle_in_transaction_session_timeout: timeout };
 }
 
-/** Creates the connection pool. Connections open lazily, so this never blocks start-up. */
+/**
+ * Creates the connection pool. Connections open lazily, so this never blocks start-up.
+ *
+ * What it returns is a stable handle on a postgres.js pool that `retirePool` can replace: a
+ * connection that carried a cut query must take no new work (see `withDeadline`), and
+ * postgres.js can close only all of a pool's connections at once (its `close()` even loses
+ * the ones that never opened). So the pool itself is retired: it finishes what is in flight
+ * and ends, and every query from then on goes to a fresh pool behind the same handle.
+ */
 export function createSql(config: DatabaseConfig, options: { applicationName?: string } = {}): Sql {
-  return postgres(normalizeDatabaseUrl(config.url), {
-    max: config.poolMax,
-    idle_timeout: config.idleTimeoutS,
-    connect_timeout: config.connectTimeoutS,
-    prepare: usePreparedStatements(config),
-    // Supported by postgres.js, missing from its type definitions.
-    ...({ max_pipeline: MAX_PIPELINE } as object),
-    // The array-types query postgres.js runs on each new connection costs a round trip, and
-    // when it fails (a timeout, a cancel) its rejection is unhandled and would crash the
-    // process (porsager/postgres#1205). The API passes no arrays of custom types.
-    fetch_types: false,
-    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, RECONNECT_BACKOFF_MAX_S),
-    // Server notices (e.g. "relation already exists, skipping") are not errors; the
-    // default handler would print them with console.log.
-    onnotice: () => undefined,
-    connection: { application_name: options.applicationName ?? 'chapi-api', ...serverSessionSettings(config) },
+  const open = (): Sql =>
+    postgres(normalizeDatabaseUrl(config.url), {
+      max: config.poolMax,
+      idle_timeout: config.idleTimeoutS,
+      connect_timeout: config.connectTimeoutS,
+      prepare: usePreparedStatements(config),
+      // Supported by postgres.js, missing from its type definitions.
+      ...({ max_pipeline: MAX_PIPELINE } as object),
+      // The array-types query postgres.js runs on each new connection costs a round trip, and
+      // when it fails (a timeout, a cancel) its rejection is unhandled and would crash the
+      // process (porsager/postgres#1205). The API passes no arrays of custom types.
+      fetch_types: false,
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, RECONNECT_BACKOFF_MAX_S),
+      // Server notices (e.g. "relation already exists, skipping") are not errors; the
+      // default handler would print them with console.log.
+      onnotice: () => undefined,
+      connection: { application_name: options.applicationName ?? 'chapi-api', ...serverSessionSettings(config) },
+    });
+  // A retired pool gets this long to finish its in-flight queries (the deadline, and the
+  // server's statement timeout a second later), then its connections are destroyed.
+  const retireTimeoutS = Math.ceil((config.statementTimeoutMs + SERVER_TIMEOUT_MARGIN_MS) / 1000) + 1;
+  return swappablePool(open, retireTimeoutS);
+}
+
+/** A pool created by `createSql`, by its dispatch function (a query's `handler`). */
+const retirersByHandler = new WeakMap<object, () => void>();
+
+function handlerOf(sql: Sql): unknown {
+  // A postgres.js query is sent only when awaited; this one never is, it only shows the
+  // function every query of this pool is dispatched through.
+  return (sql`select 1` as unknown as QueryInternals).handler;
+}
+
+/** The stable handle `createSql` returns, in front of the current pool. */
+function swappablePool(open: () => Sql, retireTimeoutS: number): Sql {
+  const retiring = new Set<Promise<void>>();
+  let current: Sql;
+  const install = (): void => {
+    const pool = open();
+    current = pool;
+    const handler = handlerOf(pool);
+    if (typeof handler !== 'function') return;
+    retirersByHandler.set(handler, () => {
+      if (current !== pool) return; // already retired
+      install();
+      const ended = pool.end({ timeout: retireTimeoutS }).catch(() => undefined);
+      retiring.add(ended);
+      void ended.finally(() => retiring.delete(ended));
+    });
+  };
+  install();
+  const end = async (endOptions?: { timeout?: number }): Promise<void> => {
+    await Promise.all([current.end(endOptions), ...retiring]);
+  };
+  // The target only makes the proxy callable; every call and property goes to the current pool.
+  return new Proxy((() => undefined) as unknown as Sql, {
+    apply: (_target, _this, args: unknown[]) => (current as unknown as (...all: unknown[]) => unknown)(...args),
+    get: (_target, property) => (property === 'end' ? end : (current as unknown as Record<PropertyKey, unknown>)[property]),
   });
+}
+
+/** Retires the pool `work` was dispatched through, if `createSql` made it and it is current. */
+function retirePool(work: PromiseLike<unknown>): void {
+  const handler = (work as QueryInternals).handler;
+  if (typeof handler === 'function') retirersByHandler.get(handler)?.();
 }
 
 /** A query (or other database work) missed its deadline; `errors.ts` answers it with 503. */
@@ -133,9 +189,52 @@ export class QueryDeadlineError extends Error {
   }
 }
 
-/** postgres.js's pending query, seen from inside: its canceller is what `cancel()` calls. */
+/**
+ * A result that cannot be the database's answer: its length disagrees with the row count the
+ * server reported, or it has holes. postgres.js 3.4.9 produced such results after a query
+ * was cut while its rows streamed (porsager/postgres#1181; patched in `patches/`). It is a
+ * fault, never data: `errors.ts` answers 503, and the pool that produced it is retired.
+ */
+export class InconsistentResultError extends Error {
+  override name = 'InconsistentResultError';
+  readonly code = 'INCONSISTENT_RESULT';
+
+  constructor(length: number, rows: number, count: number | null) {
+    super(`query result has ${rows} rows in ${length} slots; the server reported ${count ?? 'no'} rows`);
+  }
+}
+
+/**
+ * postgres.js's pending query, seen from inside: its canceller is what `cancel()` calls, its
+ * handler is the pool (or transaction) it is dispatched through, and `state` (the backend key
+ * of its connection) is set once it has been written to a connection.
+ */
 interface QueryInternals {
   canceller?: ((query: unknown) => Promise<void>) | null;
+  handler?: unknown;
+  state?: unknown;
+}
+
+/** True when postgres.js had written `work` to a connection (not merely queued it in the pool). */
+function isOnTheWire(work: PromiseLike<unknown>): boolean {
+  const state = (work as QueryInternals).state;
+  return state !== undefined && state !== null;
+}
+
+/**
+ * Returns `result` unless it is a query result that cannot be whole: an array whose length
+ * differs from the row count in the server's CommandComplete, or with holes.
+ */
+export function assertConsistentResult<T>(result: T): T {
+  if (!Array.isArray(result)) return result;
+  const count = (result as { count?: unknown }).count;
+  const reported = typeof count === 'number' ? count : null;
+  let filled = 0;
+  for (let index = 0; index < result.length; index += 1) if (index in result) filled += 1;
+  if (filled !== result.length || (reported !== null && reported !== result.length)) {
+    throw new InconsistentResultError(result.length, filled, reported);
+  }
+  return result;
 }
 
 /**
@@ -159,12 +258,21 @@ export function cancelQuery(work: PromiseLike<unknown>, onError: (error: unknown
  * Resolves or rejects like `work`, or rejects with `QueryDeadlineError` once `timeoutMs` has
  * passed, cancelling `work` when it is a postgres.js query. Pass the query itself (not a
  * promise derived from it) so that it can be cancelled.
+ *
+ * Defence in depth around a cut query (porsager/postgres#1181, fixed at its root by the patch
+ * in `patches/`): a result that cannot be whole rejects with `InconsistentResultError` (a
+ * 503), never reaches a handler; and when the deadline cancels a query that a connection was
+ * already working on, or such a result shows up, the pool is retired (`createSql`): its
+ * connections finish what they have in flight and close, and new queries get fresh ones, so
+ * the connection that carried the cut query takes no new work.
  */
 export async function withDeadline<T>(work: PromiseLike<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
+      const wasOnTheWire = isOnTheWire(work);
       cancelQuery(work);
+      if (wasOnTheWire) retirePool(work);
       reject(new QueryDeadlineError(timeoutMs));
     }, timeoutMs);
   });
@@ -172,9 +280,16 @@ export async function withDeadline<T>(work: PromiseLike<T>, timeoutMs: number): 
   // expected and must not surface as an unhandled rejection.
   const settled = Promise.resolve(work);
   settled.catch(() => undefined);
+  let result: T;
   try {
-    return await Promise.race([settled, deadline]);
+    result = await Promise.race([settled, deadline]);
   } finally {
     clearTimeout(timer);
+  }
+  try {
+    return assertConsistentResult(result);
+  } catch (error) {
+    retirePool(work);
+    throw error;
   }
 }

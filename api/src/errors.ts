@@ -76,6 +76,8 @@ const UNAVAILABLE_NODE_CODES = new Set([
   'CONNECTION_DESTROYED',
   'CONNECT_TIMEOUT',
   'QUERY_DEADLINE',
+  // db.ts: a result whose length disagrees with its row count (a fault, never data).
+  'INCONSISTENT_RESULT',
 ]);
 
 /** The SQLSTATE of an error the database raised (e.g. `42P01`); undefined for anything else. */

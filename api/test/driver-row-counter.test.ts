@@ -140,7 +140,7 @@ describe('postgres.js after a query cut while its rows stream (porsager/postgres
     try {
       // Pipelined behind the cut query on the one connection, as under load.
       const cut = withDeadline(stallingQuery(sql), DEADLINE_MS).catch((error: unknown) => error);
-      const next = sql<{ x: number }[]>`select x from generate_series(1, 3) as x`;
+      const next = sql<{ x: number }[]>`select x from generate_series(1, 3) as x`.execute();
       expect(await cut).to.be.instanceOf(QueryDeadlineError);
       const rows = await next;
       expect({ length: rows.length, values: rows.map((row) => row.x) }).to.deep.equal({ length: 3, values: [1, 2, 3] });

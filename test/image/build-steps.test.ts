@@ -123,7 +123,7 @@ async function buildStage(
         command = command.split(mount.target).join(stand);
       }
       // Commands that reach outside /app cannot run here (and must not, on this machine).
-      expect(command.split(root).join(''), `stage ${stage.name}`).not.to.match(/(^|\s)\//);
+      expect(command.split(`${root}${path.sep}`).join(''), `stage ${stage.name}`).not.to.match(/(^|\s)\//);
       const result = await run(command, dir, env);
       expect(result.code, `stage ${stage.name}: ${command}\n${result.output}`).to.equal(0);
     }
