@@ -222,16 +222,19 @@ function isOnTheWire(work: PromiseLike<unknown>): boolean {
 }
 
 /**
- * Returns `result` unless it is a query result that cannot be whole: an array whose length
- * differs from the row count in the server's CommandComplete, or with holes.
+ * Returns `result` unless it is a query result that cannot be whole: an array with holes, or
+ * rows (a row description) whose number differs from the row count in the server's
+ * CommandComplete. A statement without rows (an INSERT, UPDATE or DELETE without RETURNING)
+ * reports the rows it touched and returns none: that is whole.
  */
 export function assertConsistentResult<T>(result: T): T {
   if (!Array.isArray(result)) return result;
-  const count = (result as { count?: unknown }).count;
+  const { count, columns } = result as { count?: unknown; columns?: unknown };
+  const returnsRows = Array.isArray(columns) && columns.length > 0;
   const reported = typeof count === 'number' ? count : null;
   let filled = 0;
   for (let index = 0; index < result.length; index += 1) if (index in result) filled += 1;
-  if (filled !== result.length || (reported !== null && reported !== result.length)) {
+  if (filled !== result.length || (returnsRows && reported !== null && reported !== result.length)) {
     throw new InconsistentResultError(result.length, filled, reported);
   }
   return result;

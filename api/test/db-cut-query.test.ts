@@ -18,9 +18,9 @@ import { toApiError } from '../../api/src/errors.js';
 import { useTestDatabase } from '../../test/support/databases.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 
-/** A result as postgres.js builds it: an array with the server's row count on it. */
+/** A result as postgres.js builds it: an array with the server's row count and the columns it described. */
 function result(rows: unknown[], count: number | null): unknown[] {
-  return Object.assign(rows, { count });
+  return Object.assign(rows, { count, columns: [{ name: 'id' }] });
 }
 
 async function backendPid(sql: Sql): Promise<number> {
@@ -58,6 +58,12 @@ describe('db.ts around a cut query', function () {
       expect(assertConsistentResult('not a result')).to.equal('not a result');
       const rows = await withDeadline(db.sql`select x from generate_series(1, 3) as x`, 5_000);
       expect(rows.map((row) => row.x)).to.deep.equal([1, 2, 3]);
+      // A write without RETURNING reports the rows it touched and returns none.
+      await db.sql`create table if not exists touched (x int)`;
+      const inserted = await withDeadline(db.sql`insert into touched values (1), (2)`, 5_000);
+      expect({ length: inserted.length, count: inserted.count }).to.deep.equal({ length: 0, count: 2 });
+      const multi = await withDeadline(db.sql.unsafe('select 1 as a; select 2 as b'), 5_000);
+      expect(multi).to.have.length(2);
     });
   });
 
