@@ -26,17 +26,13 @@ export const EXIT = {
 /** One of the codes in `EXIT`. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** The exit-code table as `--help` shows it. */
-export const EXIT_CODES_HELP = `Exit codes:
-  0  done
-  1  a migration failed (rolled back) or an unexpected error
-  2  bad arguments
-  3  --env is not dev, test or prod
-  4  no active key has that name
-  5  the name already has an active key
-  6  the key is managed by the deployment (SERVICE_API_KEYS)
-  7  configuration: database URL, SERVICE_API_KEYS, login, missing database or table
-  8  the database cannot be reached: retry later`;
+/**
+ * A CLI's exit-code table as its `--help` shows it: only the codes that CLI can return, each
+ * described for that CLI (a script reading `keys --help` should not see migrate's codes).
+ */
+export function exitCodesHelp(entries: readonly (readonly [ExitCode, string])[]): string {
+  return ['Exit codes:', ...entries.map(([code, meaning]) => `  ${code}  ${meaning}`)].join('\n');
+}
 
 /** A failure the CLI reports as one message and an exit code (no stack trace). */
 export class CliError extends Error {

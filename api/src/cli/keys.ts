@@ -23,8 +23,9 @@ import {
   type KeyServiceDeps,
 } from '../keys/service.js';
 import { requireDatabaseUrl } from './database-url.js';
+import { probePostgres } from './postgres-probe.js';
 import { formatGrace, parseGrace } from './duration.js';
-import { CliError, EXIT, EXIT_CODES_HELP, usageError, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT, exitCodesHelp, usageError, type ExitCode } from './exit-codes.js';
 import { createCliLogger, runCli } from './run.js';
 
 const USAGE = `Usage: npm run keys -- <command> [options]
@@ -42,7 +43,7 @@ Commands:
 
 Options:
   --json        machine-readable output on stdout
-  -h, --help    this help
+  -h, --help    this help (also: help)
 
 Names are 1 to 100 characters of a-z, 0-9 and -. Keys managed by the deployment
 (SERVICE_API_KEYS) cannot be rotated or revoked here: change the secret instead.
@@ -50,7 +51,17 @@ Names are 1 to 100 characters of a-z, 0-9 and -. Keys managed by the deployment
 Environment:
   DATABASE_URL  postgres:// connection string (required)
 
-${EXIT_CODES_HELP}`;
+${exitCodesHelp([
+  [EXIT.ok, 'done'],
+  [EXIT.failure, 'an unexpected error'],
+  [EXIT.usage, 'bad arguments'],
+  [EXIT.badEnvironment, '--env is not dev, test or prod'],
+  [EXIT.notFound, 'no active key has that name (rotate, revoke)'],
+  [EXIT.nameTaken, 'the name already has an active key (create)'],
+  [EXIT.managedKey, 'the key is managed by the deployment (SERVICE_API_KEYS): change the secret'],
+  [EXIT.config, 'configuration: DATABASE_URL, login, missing database or table'],
+  [EXIT.unavailable, 'the database cannot be reached, or is not PostgreSQL: retry later'],
+])}`;
 
 /** The application name the CLI's sessions show in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chapi-keys';
@@ -101,7 +112,8 @@ function parseInvocation(argv: string[]): Invocation | undefined {
     throw usageError(error instanceof Error ? error.message : String(error));
   }
   const { values, positionals } = parsed;
-  if (values.help) return undefined;
+  // `help` as a command too: `npm run keys -- help` is what people type after `npm run keys`.
+  if (values.help || positionals[0] === 'help') return undefined;
   const [commandName, ...names] = positionals;
   if (commandName === undefined) throw usageError('no command given (create, list, rotate or revoke)');
   if (!(COMMANDS as readonly string[]).includes(commandName)) {
@@ -228,6 +240,7 @@ async function main(): Promise<ExitCode> {
     return EXIT.ok;
   }
   const url = requireDatabaseUrl(process.env, 'DATABASE_URL');
+  await probePostgres(url);
   const sql: Sql = createSql(
     {
       url,

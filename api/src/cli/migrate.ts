@@ -26,8 +26,9 @@ import {
   type MigrationDirection,
 } from '../migrate.js';
 import { describeDatabaseUrl, migrationTarget, type MigrationTarget } from './database-url.js';
-import { CliError, EXIT, EXIT_CODES_HELP, usageError, type ExitCode } from './exit-codes.js';
-import { classifyDatabaseError, createCliLogger, runCli } from './run.js';
+import { CliError, EXIT, exitCodesHelp, usageError, type ExitCode } from './exit-codes.js';
+import { probePostgres } from './postgres-probe.js';
+import { classifyDatabaseError, createCliLogger, runCli, type CliContext } from './run.js';
 
 const USAGE = `Usage: npm run migrate -- <command> [options]
        node api/dist/cli/migrate.js <command> [options]     (in the image)
@@ -42,7 +43,7 @@ Commands:
 Options:
   --migrations-dir <path>   migration files (default: the project's migrations/)
   --verbose                 also print node-pg-migrate's log, e.g. the SQL that failed
-  -h, --help                this help
+  -h, --help                this help (also: help)
 
 Environment:
   MIGRATION_DATABASE_URL  direct (non-pooler) connection string; used when set
@@ -53,7 +54,13 @@ Environment:
 
 Two runs at once are safe: the second waits for the first, then finds nothing to do.
 
-${EXIT_CODES_HELP}`;
+${exitCodesHelp([
+  [EXIT.ok, 'done'],
+  [EXIT.failure, 'a migration failed (rolled back), or an unexpected error'],
+  [EXIT.usage, 'bad arguments'],
+  [EXIT.config, 'configuration: database URL (a pooler refused), SERVICE_API_KEYS, login, missing database'],
+  [EXIT.unavailable, 'the database cannot be reached, or is not PostgreSQL: retry later'],
+])}`;
 
 type Command = MigrationDirection | 'status';
 const COMMANDS: readonly Command[] = ['up', 'down', 'status'];
@@ -82,7 +89,8 @@ function parseInvocation(argv: string[]): Invocation | undefined {
     throw usageError(error instanceof Error ? error.message : String(error));
   }
   const { values, positionals } = parsed;
-  if (values.help) return undefined;
+  // `help` as a command too: `npm run keys -- help` is what people type after `npm run keys`.
+  if (values.help || positionals[0] === 'help') return undefined;
   const [commandName, countText, ...rest] = positionals;
   if (commandName === undefined) throw usageError('no command given (up, down or status)');
   if (!(COMMANDS as readonly string[]).includes(commandName)) throw usageError(`unknown command "${commandName}" (up, down or status)`);
@@ -205,13 +213,22 @@ async function printStatus(invocation: Invocation, target: MigrationTarget): Pro
   console.log(`${status.applied.length} applied, ${status.pending.length} pending.`);
 }
 
-async function main(): Promise<ExitCode> {
+/**
+ * How long `up` or `down` may run in all: far beyond any migration this project should write
+ * (they are small, expand/contract steps), so only a run stuck on something is stopped.
+ * `status` keeps the CLIs' default deadline.
+ */
+const MIGRATION_DEADLINE_MS = 30 * 60_000;
+
+async function main(context: CliContext): Promise<ExitCode> {
   const invocation = parseInvocation(process.argv.slice(2));
   if (invocation === undefined) {
     console.log(USAGE);
     return EXIT.ok;
   }
   const target = migrationTarget(process.env);
+  await probePostgres(target.url);
+  if (invocation.command !== 'status') context.setDeadline(MIGRATION_DEADLINE_MS);
   if (invocation.command === 'status') await printStatus(invocation, target);
   else await runMigrations(invocation, target, invocation.command);
   return EXIT.ok;

@@ -54,3 +54,22 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
+
+/**
+ * `npm run <script> -- <args>` from the repository root, exactly as typed in a terminal
+ * (npm's own lines silenced). `env` is added to a copy of ours without the CLI variables.
+ */
+export async function npmRun(script: string, args: string[], env: Record<string, string>): Promise<CliResult & { ms: number }> {
+  const started = Date.now();
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CLI_VARIABLES.includes(name)));
+  const child = spawn('npm', ['run', '--silent', script, '--', ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  return { code, stdout, stderr, ms: Date.now() - started };
+}
