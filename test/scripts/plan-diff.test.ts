@@ -152,11 +152,55 @@ describe('npm run plan:diff (scripts/plan-diff.ts)', function () {
       expect(run.output).to.include('skipped: the token may not comment');
     });
 
-    it('fails when the base commit is missing or not a SHA', async () => {
-      expect((await runPlanDiff(repo, ['--base', 'main;rm'], {})).code).to.equal(2);
-      const missing = await runPlanDiff(repo, ['--base', '0123456789abcdef0123456789abcdef01234567'], {});
-      expect(missing.code).to.equal(1);
-      expect(missing.output).to.include('git diff failed');
+    it('takes any git revision as the base: a branch name, HEAD~N, a short SHA', async () => {
+      // The branch under review is HEAD; `main` here is where it started (see `before`).
+      await git('git', ['branch', '-f', 'base-branch', base], { cwd: repo });
+      for (const revision of ['base-branch', 'HEAD~1', base.slice(0, 8)]) {
+        const run = await runPlanDiff(repo, ['--base', revision], {});
+        expect(run.code, `${revision}: ${run.output}`).to.equal(0);
+        expect(run.output, revision).to.include(`offline plan changed since ${base.slice(0, 12)}`);
+      }
+    });
+
+    it('fails with exit 2 and one line when the base names no commit here', async () => {
+      for (const revision of ['main;rm', '0123456789abcdef0123456789abcdef01234567', '--output=/tmp/x', 'HEAD~99']) {
+        const run = await runPlanDiff(repo, [`--base=${revision}`], {});
+        expect(run.code, `${revision}: ${run.output}`).to.equal(2);
+        expect(run.output, revision).to.match(/is not a commit here|must name a git revision/);
+      }
+    });
+  });
+
+  describe('as typed in the repository', () => {
+    const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+    const npmPlanDiff = async (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+      const child = spawn('npm', ['run', '--silent', 'plan:diff', '--', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      return { code, stdout, stderr };
+    };
+
+    it('npm run plan:diff -- --help prints the usage, exit 0', async () => {
+      const run = await npmPlanDiff(['--help']);
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.include('Usage: npm run plan:diff -- --base <revision>').and.to.include('HEAD~3');
+      expect(run.stderr).to.equal('');
+    });
+
+    it('npm run plan:diff -- --base HEAD compares with a symbolic revision (nothing changed since itself)', async () => {
+      const run = await npmPlanDiff(['--base', 'HEAD']);
+      expect(run.code, run.stderr).to.equal(0);
+      expect(run.stdout).to.include('offline plan unchanged since');
+    });
+
+    it('an unknown option is exit 2 with a pointer to --help, not a stack trace', async () => {
+      const run = await npmPlanDiff(['--bsae', 'main']);
+      expect(run.code).to.equal(2);
+      expect(run.stderr).to.include("Unknown option '--bsae'").and.to.include('Run with --help');
+      expect(run.stderr).not.to.include('    at ');
     });
   });
 
