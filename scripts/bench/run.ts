@@ -30,6 +30,7 @@ import postgres from 'postgres';
 import { migrate } from '../../api/src/migrate.js';
 import { createKey } from '../../api/src/keys/service.js';
 import { systemClock } from '../../api/src/clock.js';
+import { displayPath } from '../lib/display-path.js';
 import { freePort, startEmbeddedPostgres, takeOverTerminationSignals, type RunningPostgres } from '../lib/embedded-postgres.js';
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../lib/runtime.js';
 import { waitFor } from '../lib/wait.js';
@@ -328,10 +329,11 @@ async function main(): Promise<void> {
     const text = formatReport(report);
     await writeFile(path.join(outDir, `bench-${stamp}.md`), text);
     console.log(text);
+    log(`report written to ${displayPath(path.join(outDir, `bench-${stamp}.md`))} and ${displayPath(path.join(outDir, `bench-${stamp}.json`))}`);
     if (options['cpu-prof'] === true) {
       // The profile is written as the API exits: stop it first, then say where it is.
       await stopServer(apiProcess.child);
-      log(`CPU profile of the API in ${profileDir} (open in Chrome DevTools; api/dist/main.js.map maps it to the sources)`);
+      log(`CPU profile of the API in ${displayPath(profileDir)} (open in Chrome DevTools; api/dist/main.js.map maps it to the sources)`);
     }
   } finally {
     await cleanup();

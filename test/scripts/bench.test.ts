@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,5 +59,10 @@ describe('npm run bench (scripts/bench/run.ts)', function () {
     const report = JSON.parse(await readFile(path.join(outDir, json as string), 'utf8')) as { runs: unknown[]; statementsMeasured: boolean };
     expect(report.runs).to.have.length(SCENARIOS.length);
     expect(report.statementsMeasured).to.equal(true);
+    // It says where it wrote them: both files, by the path it printed.
+    const written = /report written to (\S+\.md) and (\S+\.json)/.exec(stderr);
+    expect(written, stderr).not.to.equal(null);
+    expect(path.resolve(written?.[2] as string)).to.equal(path.join(outDir, json as string));
+    expect(existsSync(path.resolve(written?.[1] as string))).to.equal(true);
   });
 });
