@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sweepStaleRuns } from '../test/support/stale-runs.js';
+import { isCi, nodeVersionMismatch } from './lib/node-version.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MOCHA = path.join(path.dirname(fileURLToPath(import.meta.resolve('mocha/package.json'))), 'bin', 'mocha.js');
@@ -68,6 +69,16 @@ async function runSuite(name: string, suite: Suite, summaryFile: string): Promis
 
 async function main(): Promise<void> {
   const requested = process.argv.slice(2);
+  const wrongNode = nodeVersionMismatch();
+  if (wrongNode !== undefined) {
+    if (isCi()) {
+      // CI must run what the image runs: a wrong Node there is a broken pipeline, not a warning.
+      console.error(`npm test: ${wrongNode}`);
+      console.log('0 passed, 1 failed');
+      process.exit(1);
+    }
+    console.error(`npm test: warning: ${wrongNode} Some results may differ from CI's.`);
+  }
   const unknown = requested.filter((name) => !(name in SUITES));
   if (unknown.length > 0) {
     console.error(`unknown suite: ${unknown.join(', ')} (suites: ${Object.keys(SUITES).join(', ')})`);
