@@ -261,5 +261,17 @@ describe('npm start (scripts/start.ts)', function () {
       expect((await passwordFiles()).filter((name) => !before.includes(name))).to.deep.equal([]);
       expect((await readdir(path.join(clone, '.data'))).filter((name) => name.startsWith('.pg-init-'))).to.deep.equal([]);
     });
+
+    it('npm test just works too (one suite that needs the database)', async () => {
+      const suites = JSON.stringify({ health: { config: '.mocharc.json', spec: ['api/test/health.test.ts'] } });
+      const child = spawn('npm', ['test'], { cwd: clone, env: { ...process.env, CHAPI_TEST_SUITES: suites, TEST_DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      expect(code, output).to.equal(0);
+      expect(output).to.match(/^[1-9]\d* passed, 0 failed$/m);
+      expect(output).not.to.match(/EACCES|Unhandled 'error' event/);
+    });
   });
 });

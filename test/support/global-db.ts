@@ -32,14 +32,20 @@ export async function mochaGlobalSetup(): Promise<void> {
     // As root, PostgreSQL runs as the `postgres` user, which must be able to enter this dir.
     await chmod(runDir, 0o755);
     await writeFile(path.join(runDir, OWNER_FILE), String(process.pid));
-    server = await startEmbeddedPostgres({
-      dataDir: path.join(runDir, 'pgdata'),
-      password: randomBytes(16).toString('hex'),
-      ephemeral: true,
-      fast: true,
-      // Every suite's API opens its own pool; the default 100 is tight for the whole run.
-      settings: { max_connections: 300 },
-    });
+    try {
+      server = await startEmbeddedPostgres({
+        dataDir: path.join(runDir, 'pgdata'),
+        password: randomBytes(16).toString('hex'),
+        ephemeral: true,
+        fast: true,
+        // Every suite's API opens its own pool; the default 100 is tight for the whole run.
+        settings: { max_connections: 300 },
+      });
+    } catch (error) {
+      // A run that could not start its server leaves no chapi-testpg-* directory behind.
+      await rm(runDir, { recursive: true, force: true });
+      throw error;
+    }
     adminUrl = server.url('postgres');
   }
   const template = `chapi_template_${runId}`;
