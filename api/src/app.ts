@@ -23,6 +23,7 @@ import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { RateLimiter } from './rate-limit.js';
 import { buildRouter, type AppState, type RouteDefinition, type Services } from './routes.js';
 import { adminRoutes } from './transports/admin.js';
 import { executeRoute } from './transports/execute.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   clock?: Clock;
   /** @default a fresh lifecycle, started now */
   lifecycle?: Lifecycle;
+  /** Sizes of the service-key caches (tests make them small). @default auth.ts's */
+  keyCacheMax?: { known: number; unknown: number };
 }
 
 /** Every route this configuration serves: the `/admin` routes only with `ADMIN_API_KEY`. */
@@ -60,6 +63,15 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   const lifecycle = deps.lifecycle ?? createLifecycle(clock.now());
   const db = { sql: deps.sql, queryTimeoutMs: config.database.statementTimeoutMs };
   const routes = appRoutes(config);
+  const limiter = new RateLimiter(config.rateLimit, clock);
+  const serviceKey = new ServiceKeyAuth({
+    db,
+    clock,
+    logger,
+    productionOnly: config.nodeEnv === 'production',
+    limiter,
+    ...(deps.keyCacheMax === undefined ? {} : { cacheMax: deps.keyCacheMax }),
+  });
   const services: Services = {
     config,
     db,
@@ -68,9 +80,9 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
     lifecycle,
     tasks: { db, createTaskOnce: idempotentCreates({ db, clock, logger }) },
     openApiJson: JSON.stringify(buildOpenApiDocument(routes, { version: config.version })),
+    serviceKeys: serviceKey,
   };
-  const serviceKey = new ServiceKeyAuth({ db, clock, logger, productionOnly: config.nodeEnv === 'production' });
-  const router = buildRouter(routes, services, { serviceKey, adminApiKey: config.adminApiKey });
+  const router = buildRouter(routes, services, { serviceKey, adminApiKey: config.adminApiKey, limiter });
 
   const app = new Koa<AppState>();
   // The ALB terminates TLS and appends the client address to X-Forwarded-For.

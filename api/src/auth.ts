@@ -3,10 +3,15 @@
  * sends it) for the task routes, the admin key (`X-Admin-Key`) for `/admin/*`.
  *
  * The hot path costs no database round trip: a key is looked up by its SHA-256 once, then
- * served from memory for at most 30 s (so a revocation lands within 30 s on every task), and
- * an unknown key is remembered for 5 s (so repeating a bad key cannot hammer the database).
- * Malformed keys never reach the database. `last_used_at` is written at most once a minute
- * per key, after the response, never on the request's path.
+ * served from memory for at most 30 s (so a revocation lands within 30 s on every task, and at
+ * once on the task that revoked it: `forget`), and an unknown key is remembered for 5 s (so
+ * repeating a bad key cannot hammer the database). Known and unknown keys live in separate
+ * bounded caches: a flood of unknown keys can never push a known one out. Malformed keys
+ * never reach the database. `last_used_at` is written at most once a minute per key, after
+ * the response, never on the request's path.
+ *
+ * Rate limits (`rate-limit.ts`) come first, before any database work: the per-key limit, and
+ * the source's budget of failed authentications (every 401, admin key included, spends one).
  *
  * Every failure is the same 401: the response never says whether the key was missing,
  * malformed, unknown, revoked or expired, and never echoes it. Keys are never logged.
@@ -18,6 +23,7 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from './clock.js';
 import { withDeadline, type Db } from './db.js';
 import { ApiError } from './errors.js';
+import { clientSource, type RateLimiter } from './rate-limit.js';
 import { hashServiceKey, parseServiceKey } from './keys/format.js';
 import { keyByHashQuery, touchLastUsed, type ServiceKeyRow } from './keys/sql.js';
 import { isKeyUsable } from './keys/status.js';
@@ -28,8 +34,10 @@ import type { AccessLogState } from './middleware/access-log.js';
 export const KEY_CACHE_TTL_MS = 30_000;
 /** How long "no such key" is remembered: short, so a key issued just now works soon. */
 export const NEGATIVE_CACHE_TTL_MS = 5_000;
-/** Distinct keys kept in memory; beyond it the least recently used go (bounds a key flood). */
+/** Known keys kept in memory; beyond it the least recently used go. */
 export const KEY_CACHE_MAX_ENTRIES = 10_000;
+/** Unknown keys remembered, in their own cache (bounds a key flood without touching known ones). */
+export const NEGATIVE_CACHE_MAX_ENTRIES = 10_000;
 /** `last_used_at` precision: a write per key per minute at most. */
 export const LAST_USED_INTERVAL_MS = 60_000;
 
@@ -53,11 +61,6 @@ function cacheTtl(ms: number): number {
   return ms - 1;
 }
 
-/** What the cache holds for a hash: the key's row, or null for "no such key". */
-interface CachedLookup {
-  row: ServiceKeyRow | null;
-}
-
 /** The label the access log shows for admin requests: not a valid key name, so never confused. */
 export const ADMIN_KEY_LABEL = '(admin)';
 
@@ -78,37 +81,50 @@ export interface ServiceKeyAuthDeps {
   logger: Logger;
   /** `NODE_ENV=production`: only `sk_prod_` keys authenticate. */
   productionOnly: boolean;
+  /** @default no limits */
+  limiter?: RateLimiter;
+  /** Cache sizes (tests make them small). @default KEY_CACHE_MAX_ENTRIES, NEGATIVE_CACHE_MAX_ENTRIES */
+  cacheMax?: { known: number; unknown: number };
 }
 
-/** Service-key authentication with its cache; one per app. */
+/** Service-key authentication with its caches; one per app. */
 export class ServiceKeyAuth {
   private readonly deps: ServiceKeyAuthDeps;
-  private readonly cache: LRUCache<string, CachedLookup, Buffer>;
+  /** Keys found in the database, by the base64 of their hash. */
+  private readonly known: LRUCache<string, ServiceKeyRow, Buffer>;
+  /** Hashes the database did not know, remembered briefly. */
+  private readonly unknown: LRUCache<string, true>;
   /** When each key's `last_used_at` was last written by this process. */
   private readonly lastTouched = new Map<string, number>();
 
   constructor(deps: ServiceKeyAuthDeps) {
     this.deps = deps;
-    this.cache = new LRUCache<string, CachedLookup, Buffer>({
-      max: KEY_CACHE_MAX_ENTRIES,
+    // Expiry follows the injected clock (tests move it) and reads it on every access.
+    const clockOptions = { perf: deps.clock, ttlResolution: 0 };
+    this.unknown = new LRUCache<string, true>({
+      max: deps.cacheMax?.unknown ?? NEGATIVE_CACHE_MAX_ENTRIES,
+      ttl: cacheTtl(NEGATIVE_CACHE_TTL_MS),
+      ...clockOptions,
+    });
+    this.known = new LRUCache<string, ServiceKeyRow, Buffer>({
+      max: deps.cacheMax?.known ?? KEY_CACHE_MAX_ENTRIES,
       ttl: cacheTtl(KEY_CACHE_TTL_MS),
-      // Expiry follows the injected clock (tests move it) and reads it on every access.
-      perf: deps.clock,
-      ttlResolution: 0,
-      // Concurrent requests with one uncached key share this one lookup.
-      fetchMethod: async (_hash, _stale, { options, context }) => {
+      ...clockOptions,
+      // A lookup in flight whose slot a flood of other lookups evicts still answers its
+      // requests (lru-cache would otherwise abort it: a 500 for a valid key).
+      ignoreFetchAbort: true,
+      // Concurrent requests with one uncached key share this one lookup. An unknown key
+      // resolves undefined, which lru-cache does not store: it goes to `unknown` instead.
+      fetchMethod: async (id, _stale, { context }) => {
         const [row] = await withDeadline(keyByHashQuery(deps.db.sql, context), deps.db.queryTimeoutMs);
-        options.ttl = cacheTtl(row === undefined ? NEGATIVE_CACHE_TTL_MS : KEY_CACHE_TTL_MS);
-        return { row: row ?? null };
+        if (row === undefined) this.unknown.set(id, true);
+        return row;
       },
     });
   }
 
-  /**
-   * The key the headers carry, if it authenticates now; otherwise a 401 (or the 503 of a
-   * database that cannot answer the lookup).
-   */
-  async authenticate(headers: IncomingHttpHeaders): Promise<AuthenticatedKey> {
+  /** The presented key, its hash, or a 401 when it cannot be a key (no database needed). */
+  private presentedKey(headers: IncomingHttpHeaders): { id: string; hash: Buffer } {
     const apiKey = header(headers, 'x-api-key');
     const serviceKey = header(headers, 'x-service-key');
     if (apiKey !== undefined && serviceKey !== undefined && apiKey !== serviceKey) {
@@ -119,14 +135,53 @@ export class ServiceKeyAuth {
     const environment = parseServiceKey(key);
     if (environment === undefined) throw unauthorized();
     if (this.deps.productionOnly && environment !== 'prod') throw unauthorized();
-
     const hash = hashServiceKey(key);
-    const lookup = await this.cache.fetch(hash.toString('base64'), { context: hash });
-    const now = this.deps.clock.now();
-    const row = lookup?.row ?? null;
-    if (row === null || !isKeyUsable(row, now)) throw unauthorized();
-    this.touchSoon(row.id, now);
-    return { id: row.id, name: row.key_name };
+    return { id: hash.toString('base64'), hash };
+  }
+
+  /** The usable row this process already holds for the key, without asking the database. */
+  private cachedUsable(id: string): ServiceKeyRow | undefined {
+    const row = this.known.get(id);
+    return row !== undefined && isKeyUsable(row, this.deps.clock.now()) ? row : undefined;
+  }
+
+  /**
+   * The key the headers carry, if it authenticates now; otherwise a 401 (or the 503 of a
+   * database that cannot answer the lookup, or the 429 of a rate limit). `source` is the
+   * client's address (`clientSource`), for the limit on failed authentications.
+   */
+  async authenticate(headers: IncomingHttpHeaders, source = 'unknown'): Promise<AuthenticatedKey> {
+    const limiter = this.deps.limiter;
+    try {
+      const presented = this.presentedKey(headers);
+      limiter?.takeKey(presented.id);
+      let row = this.cachedUsable(presented.id);
+      if (row === undefined) {
+        if (this.unknown.has(presented.id)) throw unauthorized();
+        // A source out of failed authentications gets no database lookup.
+        limiter?.checkSource(source);
+        row = await this.known.fetch(presented.id, { context: presented.hash });
+        if (row === undefined || !isKeyUsable(row, this.deps.clock.now())) throw unauthorized();
+      }
+      this.touchSoon(row.id, this.deps.clock.now());
+      return { id: row.id, name: row.key_name };
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'unauthorized' && limiter !== undefined) {
+        // A source out of failed authentications hears 429 for every one, cheap ones included.
+        limiter.checkSource(source);
+        limiter.recordFailure(source);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Drops what this process remembers about the keys of `keyName`, so that a revocation or
+   * rotation made through this process applies to its next request (other tasks: within
+   * KEY_CACHE_TTL_MS).
+   */
+  forget(keyName: string): void {
+    for (const [id, row] of this.known.entries()) if (row.key_name === keyName) this.known.delete(id);
   }
 
   /** Records the key's use, at most once a minute, without making the request wait. */
@@ -144,7 +199,7 @@ export class ServiceKeyAuth {
   /** Koa middleware: 401 unless the request carries a working service key. */
   middleware(): Middleware<AuthState> {
     return async (ctx, next) => {
-      const key = await this.authenticate(ctx.req.headers);
+      const key = await this.authenticate(ctx.req.headers, clientSource(ctx.req));
       ctx.state.serviceKey = key;
       ctx.state.keyName = key.name;
       await next();
@@ -159,12 +214,16 @@ function sha256(text: string): Buffer {
 /**
  * Koa middleware for `/admin/*`: 401 unless `X-Admin-Key` equals `ADMIN_API_KEY`. Both sides
  * are hashed first, so the comparison takes the same time whatever the lengths and contents.
+ * A source out of failed authentications gets 429 before its key is compared (guessing).
  */
-export function requireAdminKey(adminApiKey: string): Middleware<AccessLogState> {
+export function requireAdminKey(adminApiKey: string, limiter?: RateLimiter): Middleware<AccessLogState> {
   const expected = sha256(adminApiKey);
   return async (ctx, next) => {
+    const source = clientSource(ctx.req);
+    limiter?.checkSource(source);
     const given = header(ctx.req.headers, 'x-admin-key');
     if (given === undefined || !timingSafeEqual(sha256(given), expected)) {
+      limiter?.recordFailure(source);
       throw unauthorized('A valid admin key is required in the X-Admin-Key header');
     }
     ctx.state.keyName = ADMIN_KEY_LABEL;

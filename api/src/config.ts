@@ -4,6 +4,7 @@
  * A bad value stops start-up with one line naming the variable and what it accepts
  * (`ConfigError`); the value of a secret (`DATABASE_URL`, `ADMIN_API_KEY`) is never printed.
  */
+import type { RateLimitConfig } from './rate-limit.js';
 import { readPackageVersion } from './version.js';
 
 /** Thrown for an invalid environment; its message is the one line an operator needs. */
@@ -63,6 +64,8 @@ export interface Config {
   /** The git commit the image was built from (`APP_VERSION`), else the package version. */
   version: string;
   database: DatabaseConfig;
+  /** `RATE_LIMIT_KEY_RPS` and `RATE_LIMIT_AUTH_FAILURES_PER_MIN` (`rate-limit.ts`). */
+  rateLimit: RateLimitConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -162,6 +165,10 @@ export function loadConfig(env: Env = process.env): Config {
       connectTimeoutS: integer(env, 'DB_CONNECT_TIMEOUT_S', 5, 1, 60),
       idleTimeoutS: integer(env, 'DB_IDLE_TIMEOUT_S', 30, 1, 3_600),
       prepare: oneOf(env, 'DB_PREPARE', PREPARE_MODES, 'auto'),
+    },
+    rateLimit: {
+      keyRps: integer(env, 'RATE_LIMIT_KEY_RPS', 0, 0, 100_000),
+      authFailuresPerMin: integer(env, 'RATE_LIMIT_AUTH_FAILURES_PER_MIN', 300, 0, 1_000_000),
     },
   };
 }

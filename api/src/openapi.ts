@@ -27,6 +27,7 @@ const ERROR_EXAMPLES: Record<ErrorCode, { message: string; details?: { path: str
     message: 'payload.title: must NOT have fewer than 1 characters',
     details: [{ path: '/payload/title', message: 'must NOT have fewer than 1 characters' }],
   },
+  rate_limited: { message: 'Too many requests for this key; retry later' },
   internal: { message: 'Internal error', request_id: EXAMPLE_REQUEST_ID },
   unavailable: { message: 'The database is unavailable; retry shortly', request_id: EXAMPLE_REQUEST_ID },
 };
@@ -42,6 +43,8 @@ const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   payload_too_large: 'body over 64 KiB',
   unsupported_media_type: 'a non-empty body that is not application/json (UTF-8, unencoded)',
   validation_failed: 'the input does not match the schema; details names each failing field',
+  rate_limited:
+    'too many requests for this key, or too many failed authentications from this address; checked before any database work; retry after Retry-After seconds',
   internal: 'anything else (the body says only this and the request id)',
   unavailable: 'the database cannot be reached or does not answer in time; retry after Retry-After seconds',
 };
@@ -52,7 +55,10 @@ const REQUEST_ID_HEADER = { $ref: '#/components/headers/XRequestId' };
 function routeErrors(route: RouteDefinition): ErrorCode[] {
   const { doc } = route;
   const codes = new Set<ErrorCode>(doc.errors ?? []);
-  if (route.auth !== 'none') codes.add('unauthorized');
+  if (route.auth !== 'none') {
+    codes.add('unauthorized');
+    codes.add('rate_limited');
+  }
   if (doc.readsBody) {
     codes.add('payload_too_large');
     codes.add('unsupported_media_type');
@@ -77,6 +83,7 @@ function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
     if (status === 503) {
       headers['Retry-After'] = { description: `Seconds to wait before retrying (${RETRY_AFTER_S}).`, schema: { type: 'integer' } };
     }
+    if (status === 429) headers['Retry-After'] = { description: 'Seconds until the limit admits a request again.', schema: { type: 'integer' } };
     responses[String(status)] = {
       description: statusCodes.map((code) => `\`${code}\`: ${ERROR_DESCRIPTIONS[code]}`).join('; '),
       headers,

@@ -11,6 +11,7 @@
 import Router, { type RouterContext } from '@koa/router';
 import type { Middleware } from 'koa';
 import { requireAdminKey, type AuthState, type ServiceKeyAuth } from './auth.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Db } from './db.js';
@@ -35,6 +36,8 @@ export interface Services {
   tasks: TaskDeps;
   /** The OpenAPI document this app serves, as JSON text (built once). */
   openApiJson: string;
+  /** This process's memory of service keys: a key action through it must `forget` the name. */
+  serviceKeys: Pick<ServiceKeyAuth, 'forget'>;
 }
 
 /** The methods routes are registered with (HEAD comes with GET, OPTIONS is answered for all). */
@@ -108,11 +111,11 @@ const ROUTER_OPTIONS = { sensitive: true, strict: true } as const;
 export function buildRouter(
   routes: readonly RouteDefinition[],
   services: Services,
-  auth: { serviceKey: ServiceKeyAuth; adminApiKey: string | undefined },
+  auth: { serviceKey: ServiceKeyAuth; adminApiKey: string | undefined; limiter?: RateLimiter },
 ): Router<AppState> {
   const router = new Router<AppState>(ROUTER_OPTIONS);
   const serviceKey = auth.serviceKey.middleware();
-  const adminKey = auth.adminApiKey === undefined ? undefined : requireAdminKey(auth.adminApiKey);
+  const adminKey = auth.adminApiKey === undefined ? undefined : requireAdminKey(auth.adminApiKey, auth.limiter);
   for (const route of routes) {
     const guards: Middleware<AppState>[] = [];
     if (route.auth === 'service') guards.push(serviceKey);

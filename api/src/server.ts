@@ -47,13 +47,13 @@ export interface RunningServer {
 /** Starts the API with an explicit configuration: used by `main()` and by tests. */
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; clock?: Clock } = {},
+  options: { logger?: Logger; clock?: Clock; keyCacheMax?: { known: number; unknown: number } } = {},
 ): Promise<RunningServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, version: config.version });
   const sql = createSql(config.database);
   const lifecycle = createLifecycle(clock.now());
-  const app = buildApp({ config, sql, logger, clock, lifecycle });
+  const app = buildApp({ config, sql, logger, clock, lifecycle, ...(options.keyCacheMax ? { keyCacheMax: options.keyCacheMax } : {}) });
 
   const handle = app.callback();
   // Koa's handler settles its own promise (errors go to the error middleware): nothing to await.

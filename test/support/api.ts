@@ -16,6 +16,8 @@ export interface TestApiOptions {
   env?: Record<string, string>;
   clock?: Clock;
   logger?: Logger;
+  /** Small service-key caches, to overflow them quickly. */
+  keyCacheMax?: { known: number; unknown: number };
 }
 
 /** A running API whose logs are silent unless `LOG_LEVEL` is set for the test run. */
@@ -29,7 +31,11 @@ export async function startTestApi(databaseUrl: string, options: TestApiOptions 
     ...options.env,
   });
   const logger = options.logger ?? createLogger({ level: config.logLevel, version: config.version });
-  return await startServer(config, { logger, ...(options.clock ? { clock: options.clock } : {}) });
+  return await startServer(config, {
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.keyCacheMax ? { keyCacheMax: options.keyCacheMax } : {}),
+  });
 }
 
 /** Issues a service key straight into the database; returns the plaintext key. */

@@ -76,6 +76,8 @@ async function rotate(ctx: RouteContext, services: Services): Promise<void> {
       ...(graceSeconds === undefined ? {} : { graceMs: graceSeconds * 1000 }),
     }),
   );
+  // The old key's new expiry applies on this process at once (elsewhere within the cache's TTL).
+  services.serviceKeys.forget(body.key_name as string);
   respond(ctx, services, 200, { new_key: rotated.plaintext, old_key_expires_at: rotated.oldKeyExpiresAt });
 }
 
@@ -91,8 +93,14 @@ async function list(ctx: RouteContext, services: Services): Promise<void> {
 async function revoke(ctx: RouteContext, services: Services): Promise<void> {
   const { params } = await readInput(ctx, REVOKE);
   const keyName = params.key_name as string;
-  const { revoked } = await run(services, () => revokeKey(keyService(ctx, services), { keyName }));
-  respond(ctx, services, 200, { key_name: keyName, revoked });
+  try {
+    const { revoked } = await run(services, () => revokeKey(keyService(ctx, services), { keyName }));
+    respond(ctx, services, 200, { key_name: keyName, revoked });
+  } finally {
+    // A revocation applies on this process at once (elsewhere within the cache's TTL); after
+    // a 503 too, since the revocation may still have committed.
+    services.serviceKeys.forget(keyName);
+  }
 }
 
 /** What every admin route shares in its documentation. */
