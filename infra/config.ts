@@ -130,6 +130,10 @@ export interface StackConfig {
   migrationTimeoutSeconds: number;
   /** ECS Container Insights on the cluster (extra CloudWatch cost: see infra/README.md). */
   containerInsights: boolean;
+  /** The API's `RATE_LIMIT_KEY_RPS`: requests per second per service key on each task (0: off). */
+  rateLimitKeyRps: number;
+  /** AWS WAF on the ALB (`infra/waf.ts`): on or off, and its limit per client IP. */
+  waf: { enabled: boolean; requestsPerMinutePerIp: number };
 }
 
 /** Raw config: the value Pulumi holds for `chapi:<key>`, or undefined when unset. */
@@ -322,6 +326,12 @@ export function parseStackConfig(raw: RawConfig, region: string | undefined): St
     // 1 minute .. 1 hour: a migration slower than that should run as its own operation.
     migrationTimeoutSeconds: normalizeDuration('migrationTimeout', text(raw, 'migrationTimeout', '10 minutes'), 60, 3600),
     containerInsights: flag(raw, 'containerInsights', false),
+    rateLimitKeyRps: wholeNumber(raw, 'rateLimitKeyRps', 0, 0, 100_000),
+    waf: {
+      enabled: flag(raw, 'waf', true),
+      // AWS's lowest rate-based limit is 10 (infra/waf.ts cites it).
+      requestsPerMinutePerIp: wholeNumber(raw, 'wafRequestsPerMinutePerIp', 30_000, 10, 2_000_000_000),
+    },
   };
 }
 

@@ -12,6 +12,7 @@ import { Network } from './network.js';
 import { Registry } from './registry.js';
 import { Secrets } from './secrets.js';
 import { ApiService } from './service.js';
+import { Waf } from './waf.js';
 
 export interface ProgramInputs {
   config: StackConfig;
@@ -64,6 +65,9 @@ export function createChapi({ config, databaseUrls, buildInputsHash, migrationsH
     adminAllowlist: config.adminAllowlist,
     deletionProtection: config.deletionProtection,
   });
+  if (config.waf.enabled) {
+    new Waf(name, { loadBalancerArn: edge.loadBalancerArn, requestsPerMinutePerIp: config.waf.requestsPerMinutePerIp });
+  }
   const registry = new Registry(name, {
     repositoryName: 'chapi-api',
     buildInputsHash,
@@ -91,6 +95,7 @@ export function createChapi({ config, databaseUrls, buildInputsHash, migrationsH
     logLevel: config.logLevel,
     corsOrigins: config.corsOrigins,
     dbPoolMax: config.dbPoolMax,
+    rateLimitKeyRps: config.rateLimitKeyRps,
     containerInsights: config.containerInsights,
     network: {
       subnetIds: network.taskSubnetIds,

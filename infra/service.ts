@@ -68,6 +68,8 @@ export interface ApiServiceArgs {
   dbPoolMax: number;
   /** ECS Container Insights. @default false (≈ $5–10/month for this service: see infra/README.md) */
   containerInsights: boolean;
+  /** The API's `RATE_LIMIT_KEY_RPS` (0: off). */
+  rateLimitKeyRps: number;
   /** Where tasks run (the service's, and whatever runs before the rollout). */
   network: {
     subnetIds: pulumi.Input<string[]>;
@@ -150,6 +152,7 @@ export class ApiService extends pulumi.ComponentResource {
           CORS_ORIGINS: args.corsOrigins.join(','),
           DB_POOL_MAX: String(args.dbPoolMax),
           SHUTDOWN_GRACE_MS: String(APP_DRAIN_MS),
+          RATE_LIMIT_KEY_RPS: String(args.rateLimitKeyRps),
         },
         secrets: { DATABASE_URL: args.secrets.databaseUrl, ADMIN_API_KEY: args.secrets.adminApiKey },
       },

@@ -36,7 +36,18 @@ describe('stack config', () => {
       imageRetentionCount: 20,
       migrationTimeoutSeconds: 600,
       containerInsights: false,
+      rateLimitKeyRps: 200,
+      waf: { enabled: true, requestsPerMinutePerIp: 30_000 },
     });
+  });
+
+  it('takes the API\'s per-key rate limit and the WAF settings, with the API\'s and AWS\'s bounds', () => {
+    expect(parse({ rateLimitKeyRps: '0', waf: 'false' })).to.deep.include({ rateLimitKeyRps: 0, waf: { enabled: false, requestsPerMinutePerIp: 30_000 } });
+    // AWS's lowest rate-based limit is 10:
+    // https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html
+    expect(() => parse({ wafRequestsPerMinutePerIp: '9' })).to.throw(StackConfigError, 'chapi:wafRequestsPerMinutePerIp');
+    expect(() => parse({ rateLimitKeyRps: '-1' })).to.throw(StackConfigError, 'chapi:rateLimitKeyRps');
+    expect(() => parse({ waf: 'yes' })).to.throw(StackConfigError, 'chapi:waf');
   });
 
   it('normalizes human units', () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { unsecret } from '../mock-cloud.js';
-import { prodStack, recordStack, statements, T, type ContainerDefinition, type Stack } from './support.js';
+import { loadConfig } from '../../api/src/config.js';
+import { prodRawConfig, prodStack, recordStack, statements, T, type ContainerDefinition, type Stack } from './support.js';
 
 const container = (stack: Stack, family: 'api' | 'migrate'): ContainerDefinition => {
   const [definition] = stack.json<ContainerDefinition[]>(T.taskDefinition, `chapi-${family}`, 'containerDefinitions');
@@ -63,8 +64,15 @@ describe('service: task definitions, roles, rollout, autoscaling', () => {
         { name: 'LOG_LEVEL', value: 'info' },
         { name: 'NODE_ENV', value: 'production' },
         { name: 'PORT', value: '8000' },
+        { name: 'RATE_LIMIT_KEY_RPS', value: prodRawConfig().rateLimitKeyRps },
         { name: 'SHUTDOWN_GRACE_MS', value: '25000' },
       ]);
+    });
+
+    it('gives the API the per-key rate limit of the stack config, under the name the API reads', () => {
+      const environment = Object.fromEntries(container(stack, 'api').environment.map((variable) => [variable.name, variable.value]));
+      const config = loadConfig({ ...environment, DATABASE_URL: 'postgres://u:p@db.example/chapi' });
+      expect(config.rateLimit.keyRps).to.equal(Number(prodRawConfig().rateLimitKeyRps)).and.to.be.greaterThan(0);
     });
 
     it('takes DATABASE_URL and ADMIN_API_KEY from Secrets Manager, pinned to their current versions', () => {
