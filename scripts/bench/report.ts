@@ -15,7 +15,10 @@ export interface ScenarioRun {
   /** The bare Koa server's CPU per request in that run (same node flags as the API). */
   bareCpuMsPerRequest: number | null;
   peakRssMb: number;
+  /** Statements per request, the key cache's own statements left out (`keyStatements`). */
   statementsPerRequest: number | null;
+  /** Statements on service_api_keys during the run: key lookups and last_used_at writes. */
+  keyStatements?: number | null;
   apiCpuMsPerRequest: number | null;
   pgCpuMsPerRequest: number | null;
 }
@@ -145,6 +148,18 @@ export function formatReport(report: BenchReport): string {
   const peakRss = Math.max(0, ...report.runs.map((run) => run.peakRssMb));
   const hot = report.runs.filter((run) => run.scenario !== 'health' && run.statementsPerRequest !== null);
   const maxStatements = hot.length === 0 ? null : Math.max(...hot.map((run) => run.statementsPerRequest as number));
+  // autocannon counts the answers it received; the requests still in flight when a run ends
+  // (one per connection at most) ran their statement without being counted. So a run meets
+  // "one statement per request" when its calls are at most requests + connections.
+  const connections = Number(report.settings.connections ?? 0);
+  const keyStatements = Math.max(0, ...hot.map((run) => run.keyStatements ?? 0));
+  // A key lookup per 30 s and a last_used_at write per minute: a handful per run. Many more
+  // would mean the key cache stopped working.
+  const statementsMet =
+    keyStatements <= 10 &&
+    hot.every(
+      (run) => (run.statementsPerRequest as number) * run.result.requests <= TARGETS.statementsPerRequest * run.result.requests + connections + 0.5,
+    );
   const startMedian = [...report.startMs].sort((a, b) => a - b)[Math.floor(report.startMs.length / 2)] ?? 0;
   lines.push('', '| other target | measured | target | met |', '| --- | ---: | ---: | --- |');
   lines.push(`| API peak RSS under load | ${fixed(peakRss)} MB | ≤ ${TARGETS.peakRssMb} MB | ${peakRss <= TARGETS.peakRssMb ? 'yes' : 'NO'} |`);
@@ -153,8 +168,9 @@ export function formatReport(report: BenchReport): string {
       `${fixed(startMedian, 0)} ms | ≤ ${TARGETS.startMs} ms | ${startMedian <= TARGETS.startMs ? 'yes' : 'NO'} |`,
   );
   lines.push(
-    `| SQL statements per hot request (worst scenario) | ${fixed(maxStatements, 2)} | ≤ ${TARGETS.statementsPerRequest} | ` +
-      `${maxStatements === null ? 'not measured' : maxStatements <= TARGETS.statementsPerRequest + 0.01 ? 'yes' : 'NO'} |`,
+    `| SQL statements per hot request (worst scenario; up to ${connections} requests in flight at a run's end are not counted; ` +
+      `the key cache's own statements apart: at most ${keyStatements} in a run) | ${fixed(maxStatements, 2)} | ≤ ${TARGETS.statementsPerRequest} | ` +
+      `${maxStatements === null ? 'not measured' : statementsMet ? 'yes' : 'NO'} |`,
   );
   if (report.soak !== null) {
     const { soak } = report;
