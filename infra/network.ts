@@ -8,7 +8,7 @@ import * as aws from '@pulumi/aws';
 import * as awsx from '@pulumi/awsx';
 import * as pulumi from '@pulumi/pulumi';
 import type { NatMode } from './config.js';
-import { serviceTrustPolicy } from './iam.js';
+import { serviceTrustPolicy, workloadBoundaryArn } from './iam.js';
 
 /** The container port the ALB forwards to (the image's `PORT`). */
 export const CONTAINER_PORT = 8000;
@@ -133,6 +133,7 @@ export class Network extends pulumi.ComponentResource {
         `${name}-flow-log`,
         {
           assumeRolePolicy: serviceTrustPolicy('vpc-flow-logs.amazonaws.com', accountId),
+          permissionsBoundary: workloadBoundaryArn(accountId),
           inlinePolicies: [
             {
               name: 'write-flow-log',

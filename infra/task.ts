@@ -11,7 +11,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import type { Architecture, LogLevel } from './config.js';
-import { serviceTrustPolicy } from './iam.js';
+import { serviceTrustPolicy, workloadBoundaryArn } from './iam.js';
 import type { SecretRef } from './secrets.js';
 
 /** The seed's log group: every task definition writes here, under its own stream prefix. */
@@ -81,6 +81,7 @@ export function executionRole(platform: TaskPlatform, role: string, secrets: Sec
       description: `chapi ${role} task execution: pull the image, write logs, read its own secrets`,
       assumeRolePolicy: serviceTrustPolicy('ecs-tasks.amazonaws.com', platform.accountId),
       inlinePolicies: [{ name: 'execution', policy: policy.json }],
+      permissionsBoundary: workloadBoundaryArn(platform.accountId),
     },
     child,
   );

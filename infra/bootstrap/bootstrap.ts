@@ -8,6 +8,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import {
+  boundaryDocument,
   deployStatements,
   packPolicies,
   previewStatements,
@@ -25,6 +26,7 @@ import {
   PREVIEW_ENVIRONMENT,
   PREVIEW_ROLE_NAME,
   PREVIEW_SESSION_SECONDS,
+  WORKLOAD_BOUNDARY_NAME,
 } from './settings.js';
 
 /** A deleted key can be restored for this long: the stack's secrets are unreadable without it. */
@@ -149,6 +151,13 @@ export function createBootstrap(args: BootstrapArgs): BootstrapOutputs {
   const provider = new aws.iam.OpenIdConnectProvider('github', {
     url: `https://${GITHUB_OIDC_HOST}`,
     clientIdLists: [GITHUB_OIDC_AUDIENCE],
+  });
+
+  // The boundary every program role carries (infra/iam.ts names it the same way).
+  new aws.iam.Policy('workload-boundary', {
+    name: WORKLOAD_BOUNDARY_NAME,
+    description: "the most chapi's program roles may do: what they do today (infra/bootstrap/policy.ts)",
+    policy: JSON.stringify(boundaryDocument(args.plan)),
   });
 
   const context: pulumi.Output<PolicyContext> = pulumi

@@ -232,11 +232,20 @@ export const RESOURCE_PERMISSIONS: Readonly<Record<string, Permissions>> = {
     // The current tagging API and the log-group one the provider still calls on some paths.
     tag: ['logs:TagResource', 'logs:UntagResource', 'logs:TagLogGroup', 'logs:UntagLogGroup'],
   },
+  // Creating a role, writing its policy and setting its boundary are granted only with the
+  // workload boundary on the role (./policy.ts).
   'aws:iam/role:Role': {
     scope: 'program-roles',
     create: ['iam:CreateRole', 'iam:PutRolePolicy'],
     read: ['iam:GetRole', 'iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies', 'iam:ListRoleTags'],
-    update: ['iam:UpdateRole', 'iam:UpdateRoleDescription', 'iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy'],
+    update: [
+      'iam:UpdateRole',
+      'iam:UpdateRoleDescription',
+      'iam:UpdateAssumeRolePolicy',
+      'iam:PutRolePolicy',
+      'iam:DeleteRolePolicy',
+      'iam:PutRolePermissionsBoundary',
+    ],
     delete: ['iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:ListInstanceProfilesForRole'],
     tag: ['iam:TagRole', 'iam:UntagRole'],
   },

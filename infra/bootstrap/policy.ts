@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { missingTypes, RESOURCE_PERMISSIONS, resourceTypes, type Permissions, type Scope } from './permissions.js';
+import { WORKLOAD_BOUNDARY_NAME } from './settings.js';
 
 /** The committed plan of the prod stack (`npm run infra:plan`). */
 export const PLAN_FILE = fileURLToPath(new URL('../plan.prod.json', import.meta.url));
@@ -131,6 +132,10 @@ const SCOPE_SIDS: Readonly<Record<Scope, string>> = {
 
 type Column = keyof Omit<Permissions, 'scope'>;
 const WRITE_COLUMNS: Column[] = ['create', 'read', 'update', 'delete', 'tag'];
+const tableActions = (type: string): string[] => {
+  const row = RESOURCE_PERMISSIONS[type];
+  return row === undefined ? [] : WRITE_COLUMNS.flatMap((column) => row[column]);
+};
 
 /** One statement per scope, over the given columns of the plan's types. */
 function tableStatements(plan: PlanResource[], context: PolicyContext, columns: Column[], exclude: ReadonlySet<string>): Statement[] {
@@ -153,6 +158,38 @@ function tableStatements(plan: PlanResource[], context: PolicyContext, columns: 
       Resource: scopeResources(scope, context),
     }));
 }
+
+/**
+ * The program's roles' permissions boundary: every action any of the plan's roles is granted,
+ * and nothing else. A role's effective permissions are the intersection of its own policies
+ * and its boundary (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html),
+ * so the program's roles keep exactly what they have, and a role the deploy role creates or
+ * rewrites can never hold more than the program's roles together.
+ */
+export function boundaryDocument(plan: PlanResource[]): PolicyDocument {
+  const granted = new Set<string>();
+  for (const resource of plan.filter((r) => r.type === 'aws:iam/role:Role')) {
+    for (const inline of (resource.inputs.inlinePolicies ?? []) as { policy?: { Statement?: { Action?: string | string[] }[] } }[]) {
+      for (const statement of inline.policy?.Statement ?? []) {
+        for (const action of [statement.Action ?? []].flat()) granted.add(action);
+      }
+    }
+  }
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'WhatTheProgramsRolesDo', Effect: 'Allow', Action: [...granted].sort(), Resource: ['*'] }],
+  };
+}
+
+export const boundaryArn = (accountId: string): string => `arn:aws:iam::${accountId}:policy/${WORKLOAD_BOUNDARY_NAME}`;
+
+/**
+ * Role actions the deploy role may take only on a role that carries the workload boundary
+ * (the `iam:PermissionsBoundary` condition, as in AWS's own boundary-delegating policies, e.g.
+ * https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSCODAPermissionsBoundary.html).
+ * Removing a boundary (iam:DeleteRolePermissionsBoundary) is not granted at all.
+ */
+export const BOUNDED_ROLE_ACTIONS: ReadonlySet<string> = new Set(['iam:CreateRole', 'iam:PutRolePolicy', 'iam:PutRolePermissionsBoundary']);
 
 /** The program's data sources: the zone lookup, and the wait for a record change. */
 function lookupStatements(): Statement[] {
@@ -197,8 +234,20 @@ export function deployStatements(plan: PlanResource[], context: PolicyContext): 
   const passed = passedRoles(plan);
   // Services in name order; the role passed without a documented service last.
   const receivers = [...new Set(passed.map((role) => role.service))].sort();
+  const bounded = [...BOUNDED_ROLE_ACTIONS].filter((action) => resourceTypes(types).some((type) => tableActions(type).includes(action)));
   return [
-    ...tableStatements(plan, context, WRITE_COLUMNS, new Set()),
+    ...tableStatements(plan, context, WRITE_COLUMNS, BOUNDED_ROLE_ACTIONS),
+    ...(bounded.length === 0
+      ? []
+      : [
+          {
+            Sid: 'WriteProgramRolesWithinTheBoundary',
+            Effect: 'Allow' as const,
+            Action: bounded.sort(),
+            Resource: scopeResources('program-roles', context),
+            Condition: { StringEquals: { 'iam:PermissionsBoundary': [boundaryArn(context.accountId)] } },
+          },
+        ]),
     ...lookupStatements(),
     {
       Sid: 'CreateServiceLinkedRoles',

@@ -24,3 +24,10 @@ export const PREVIEW_ROLE_NAME = 'github-chapi-preview';
 export const PREVIEW_SESSION_SECONDS = 3600;
 /** The alias `Pulumi.prod.yaml`'s secrets provider names (`awskms://alias/chapi-pulumi`). */
 export const KEY_ALIAS = 'alias/chapi-pulumi';
+/**
+ * The permissions boundary every role of the program carries. The deploy role may create and
+ * change the program's roles only with this boundary on them, so it cannot make a role more
+ * powerful than the program's own roles are (the boundary is derived from them: ./policy.ts).
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+ */
+export const WORKLOAD_BOUNDARY_NAME = 'chapi-workload-boundary';

@@ -102,15 +102,22 @@ describe('the bootstrap stack (under mocks)', () => {
 
   it('attaches the generated policies, and no AWS managed policy (no account-wide ReadOnlyAccess)', () => {
     const attachments = all('aws:iam/rolePolicyAttachment:RolePolicyAttachment');
-    expect(attachments.length).to.equal(all('aws:iam/policy:Policy').length);
+    const rolePolicies = all('aws:iam/policy:Policy').filter((policy) => policy.name.startsWith('github-chapi-'));
+    expect(attachments.length).to.equal(rolePolicies.length);
     for (const attachment of attachments) expect(attachment.inputs.policyArn).to.match(/^arn:aws:iam::123456789012:policy\/github-chapi-/);
     for (const role of all('aws:iam/role:Role')) expect(role.inputs).not.to.have.any.keys('managedPolicyArns', 'inlinePolicies');
     // The documents name this account's real ARNs.
-    const text = all('aws:iam/policy:Policy').map((policy) => policy.inputs.policy as string).join('\n');
+    const text = rolePolicies.map((policy) => policy.inputs.policy as string).join('\n');
     expect(text).to.include('arn:aws:kms:us-east-1:123456789012:key/secrets-key-id');
     expect(text).to.include('arn:aws:s3:::chapi-pulumi-state-123456789012');
     expect(text).to.include('hostedzone/Z0123456789MOCK');
     expect(text).not.to.include('000000000000');
+  });
+
+  it("makes the program roles' permissions boundary under the name the program gives its roles", () => {
+    const boundary = one('aws:iam/policy:Policy', 'workload-boundary').inputs;
+    expect(boundary.name).to.equal('chapi-workload-boundary');
+    expect(JSON.parse(boundary.policy as string).Statement[0].Action).to.include('secretsmanager:GetSecretValue');
   });
 
   it('refuses a repository that is not owner/name', async () => {

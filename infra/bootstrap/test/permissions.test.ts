@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { DEPLOY_SESSION_SECONDS } from '../settings.js';
 import { missingTypes, REFERENCE, RESOURCE_PERMISSIONS, resourceTypes } from '../permissions.js';
 import {
+  boundaryDocument,
   deployStatements,
   MANAGED_POLICIES_PER_ROLE,
   MANAGED_POLICY_MAX_CHARS,
@@ -119,6 +120,38 @@ describe('the deploy role against the plan', () => {
     for (const statement of deploy.filter((s) => s.Action.some((action) => action.startsWith('iam:')))) {
       for (const resource of statement.Resource) expect(resource).not.to.match(/role\/github-/);
     }
+  });
+
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+  it('creates and rewrites program roles only with the workload boundary on them, and never removes it', () => {
+    const boundary = 'arn:aws:iam::111122223333:policy/chapi-workload-boundary';
+    expect(sid(deploy, 'WriteProgramRolesWithinTheBoundary')).to.deep.equal({
+      Sid: 'WriteProgramRolesWithinTheBoundary',
+      Effect: 'Allow',
+      Action: ['iam:CreateRole', 'iam:PutRolePermissionsBoundary', 'iam:PutRolePolicy'],
+      Resource: ['arn:aws:iam::111122223333:role/chapi-*'],
+      Condition: { StringEquals: { 'iam:PermissionsBoundary': [boundary] } },
+    });
+    for (const statement of deploy.filter((s) => s.Sid !== 'WriteProgramRolesWithinTheBoundary')) {
+      expect(statement.Action, statement.Sid).not.to.include.members(['iam:CreateRole']);
+      expect(statement.Action, statement.Sid).not.to.include('iam:PutRolePolicy');
+    }
+    expect(actions(deploy)).not.to.include('iam:DeleteRolePermissionsBoundary');
+    // Every role the program declares carries that boundary (by name; the account is the stack's).
+    for (const role of plan.filter((resource) => resource.type === 'aws:iam/role:Role')) {
+      expect(role.inputs.permissionsBoundary, role.name).to.match(/^arn:aws:iam::\d{12}:policy\/chapi-workload-boundary$/);
+    }
+  });
+
+  it("bounds the program's roles by exactly what their own policies grant", () => {
+    const granted = new Set(
+      plan
+        .filter((resource) => resource.type === 'aws:iam/role:Role')
+        .flatMap((role) => (role.inputs.inlinePolicies as { policy: { Statement: { Action: string[] }[] } }[]))
+        .flatMap((inline) => inline.policy.Statement.flatMap((statement) => statement.Action)),
+    );
+    expect(granted).to.include('logs:DescribeLogGroups');
+    expect(boundaryDocument(plan).Statement.flatMap((statement) => statement.Action)).to.have.members([...granted]);
   });
 
   // "To specify a KMS key in an IAM policy statement, you must use its key ARN":
