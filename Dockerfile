@@ -12,10 +12,15 @@
 # ECS starts it with `initProcessEnabled` (tini as PID 1), Compose with `init: true`; the API
 # itself handles SIGTERM (25 s drain, inside ECS's 30 s stop timeout).
 #
-# The Node release is .nvmrc's, the one the tests run on (test/static/dockerfile.test.ts).
-# Pinned by release tag: each build gets that release's latest Debian patches (the tag is
-# rebuilt for them); Dependabot proposes new releases, to be bumped together with .nvmrc.
-FROM node:22.23.3-trixie-slim AS base
+# The base image: the Node release of .nvmrc (the one the tests run on), pinned by digest so
+# that a build is reproducible and a base image change is a reviewed commit. A build argument
+# so that a machine without a registry can build on a local stand-in (.ci/image):
+#   docker build --build-arg NODE_IMAGE=node:22.23.3-trixie-slim .
+# Dependabot cannot read a FROM that uses an ARG (dependabot/dependabot-core#2057), so it
+# updates the same reference in .github/base-image/Dockerfile, and test/static/dockerfile.test.ts
+# fails until this line, .nvmrc and .ci/run say the same (README: "The image").
+ARG NODE_IMAGE=node:22.23.3-trixie-slim@sha256:b26b04c123d9ff8ab646ceb18b9d75a1173acf64b9a401094b906d27b29338d4
+FROM ${NODE_IMAGE} AS base
 WORKDIR /app
 # npm runs only at build time: no update check, audit or funding calls over the network.
 ENV npm_config_update_notifier=false \
@@ -71,9 +76,15 @@ ENV NODE_ENV=production \
     PORT=8000 \
     MALLOC_ARENA_MAX=2
 # The API never runs a package manager: without them the image has less to patch and scan.
+# /tmp, the one writable path: Fargate mounts the task's volume there as an empty directory
+# owned by root with mode 0755 (not writable by uid 1000) unless the image declares the path
+# as a VOLUME; then it copies the image's /tmp, mode 1777 included, into it
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html).
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
     /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
-    /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+    /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
+    && chmod 1777 /tmp
+VOLUME /tmp
 # Owned by root and read-only to the `node` user: the process cannot change its own code.
 COPY --from=prod-deps /app/node_modules node_modules
 # api/package.json, and api/node_modules when npm had to nest a version there (one that

@@ -16,6 +16,7 @@ import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, readFile, rm, symli
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { MIGRATE_COMMAND } from '../../infra/service.js';
 import { freePort } from '../../scripts/lib/embedded-postgres.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { useTestDatabase } from '../support/databases.js';
@@ -30,7 +31,7 @@ import {
   runBindMounts,
   runCommands,
   type DockerfileModel,
-} from '../static/lib/dockerfile.js';
+} from '../../scripts/lib/dockerfile.js';
 
 /** The image's working directory (COMMON decisions: WORKDIR /app). */
 const WORKDIR = '/app';
@@ -151,8 +152,8 @@ async function assembleRuntime(model: DockerfileModel, root: string, stageDirs: 
       await cp(path.join(from as string, path.relative(WORKDIR, source)), target, { recursive: true, verbatimSymlinks: true });
     }
   }
-  // The runtime's own RUN only removes the package managers, outside /app.
-  for (const command of runCommands(runtime)) expect(command).to.match(/^rm -rf( \/(usr|opt)\/\S+)+$/);
+  // The runtime's own RUN only removes the package managers and opens /tmp, outside /app.
+  for (const command of runCommands(runtime)) expect(command).to.match(/^rm -rf( \/(usr|opt)\/\S+)+( && chmod 1777 \/tmp)?$/);
   return dir;
 }
 
@@ -281,19 +282,22 @@ describe('the image build, step by step from the Dockerfile', function () {
     for (const module of modules) {
       expect(existsSync(path.join(app, 'api', 'dist', module.replace(/\.ts$/, '.js'))), module).to.equal(true);
     }
-    // The one-off migration task's command (COMMON decisions), once the repository has it.
-    if (modules.includes(path.join('cli', 'migrate.ts'))) {
-      const child = spawn(node, ['api/dist/cli/migrate.js', 'up'], {
-        cwd: app,
-        env: { ...env, DATABASE_URL: db.url },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...asContainerUser(),
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      expect(await new Promise((resolve) => child.once('exit', resolve)), output).to.equal(0);
-    }
+  });
+
+  it('runs the migration task\'s command, exactly as the task definition has it (infra/service.ts)', async () => {
+    expect(MIGRATE_COMMAND[0]).to.equal('node');
+    const child = spawn(node, MIGRATE_COMMAND.slice(1), {
+      cwd: app,
+      env: { ...env, DATABASE_URL: db.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...asContainerUser(),
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    expect(await new Promise((resolve) => child.once('exit', resolve)), output).to.equal(0);
+    // The suite's database is migrated already: the command says there was nothing to apply.
+    expect(output).to.include('No pending migrations: the schema is up to date.');
   });
 
   describe('the container command (node api/dist/main.js)', () => {

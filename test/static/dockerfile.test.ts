@@ -16,10 +16,11 @@ import {
   instructions,
   lineage,
   loadDockerfile,
+  parseImageRef,
   properties,
   runCommands,
   type DockerfileModel,
-} from './lib/dockerfile.js';
+} from '../../scripts/lib/dockerfile.js';
 
 /** Node majors with long-term support that are not past end of life (22: to April 2027). */
 const SUPPORTED_LTS_MAJORS = [22, 24];
@@ -59,13 +60,26 @@ describe('Dockerfile', () => {
     const images = model.stages.filter((stage) => !stage.baseIsStage);
     expect(images).to.have.length.greaterThan(0);
     for (const stage of images) {
-      expect(stage.from.getImageName(), `stage ${stage.name}`).to.equal('node');
-      const tag = stage.from.getImageTag() ?? '';
+      const base = parseImageRef(stage.base);
+      expect(base.name, `stage ${stage.name}`).to.equal('node');
+      const tag = base.tag ?? '';
       // e.g. 22.23.3-trixie-slim: the exact release, never `latest`, `lts` or a bare major.
       const match = /^(\d+\.\d+\.\d+)-[a-z]+(-slim)?$/.exec(tag);
       expect(match, `stage ${stage.name} tag "${tag}"`).to.not.equal(null);
       expect(match?.[1], `stage ${stage.name}: the image's Node is .nvmrc's`).to.equal(nvmrc);
     }
+  });
+
+  it('pins the base image by digest in the NODE_IMAGE build argument, the one Dependabot updates', () => {
+    // A build argument, so .ci/image can substitute a local stand-in (it reads this line).
+    const nodeImage = model.globalArgs.find((arg) => arg.name === 'NODE_IMAGE')?.value ?? '';
+    expect(read('Dockerfile').split('\n')).to.include(`ARG NODE_IMAGE=${nodeImage}`);
+    expect(parseImageRef(nodeImage).digest, nodeImage).to.match(/^sha256:[0-9a-f]{64}$/);
+    for (const stage of model.stages.filter((each) => !each.baseIsStage)) expect(stage.from.getImage(), stage.name).to.equal('${NODE_IMAGE}');
+    // Dependabot cannot read an ARG in FROM (dependabot/dependabot-core#2057): it updates this
+    // copy, and this test fails its pull request until the Dockerfile (and .nvmrc) follow.
+    const mirror = loadDockerfile(path.join(REPO_ROOT, '.github', 'base-image', 'Dockerfile'));
+    expect(mirror.stages.map((stage) => stage.base), '.github/base-image/Dockerfile').to.deep.equal([nodeImage]);
   });
 
   it('runs the runtime and dev stages as the non-root user node', () => {
@@ -89,6 +103,17 @@ describe('Dockerfile', () => {
     expect(cmds.map(execForm)).to.deep.equal([['node', ...RUNTIME_NODE_FLAGS, 'api/dist/main.js']]);
     expect(properties(runtime, 'ENV')).to.deep.include({ name: 'NODE_ENV', value: 'production' });
     for (const [name, value] of Object.entries(RUNTIME_ENV)) expect(properties(runtime, 'ENV')).to.deep.include({ name, value });
+  });
+
+  it('declares /tmp, world-writable, as a VOLUME: Fargate then mounts a copy of it, not a root-only 0755 folder', () => {
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html
+    const runtime = model.stage('runtime');
+    const keywords = runtime.instructions.map((instruction) => instruction.getKeyword());
+    expect(instructions(runtime, 'VOLUME').map((volume) => volume.getArgumentsContent())).to.deep.equal(['/tmp']);
+    const chmodAt = runtime.instructions.findIndex((instruction) => instruction.getKeyword() === 'RUN' && /\bchmod 1777 \/tmp\b/.test(instruction.getRawArgumentsContent() ?? ''));
+    expect(chmodAt, 'RUN … chmod 1777 /tmp').to.be.greaterThan(-1);
+    // Changes to a declared volume's path after the VOLUME line are discarded by the build.
+    expect(keywords.indexOf('VOLUME')).to.be.greaterThan(chmodAt);
   });
 
   it('bakes the APP_VERSION build argument into the environment, where /health reads it', () => {
