@@ -5,7 +5,7 @@
  *
  * What it expects comes from the files that decide it, never from a copy: the Dockerfile's
  * runtime stage (user, port, command, entrypoint, environment, volumes), the node flags of
- * scripts/lib/runtime.ts, and the task definition's container contract in infra/service.ts
+ * scripts/lib/runtime.ts, and the task definition's container contract in infra/task.ts and infra/migration.ts
  * (the user ECS runs it as, the migration task's command, the stop timeout).
  *
  * 1. Its configuration, and no package manager left in it.
@@ -27,7 +27,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { generateServiceKey } from '../api/src/keys/format.js';
-import { CONTAINER_USER, MIGRATE_COMMAND, STOP_TIMEOUT_S } from '../infra/service.js';
+import { MIGRATION_COMMAND } from '../infra/migration.js';
+import { CONTAINER_USER, STOP_TIMEOUT_S } from '../infra/task.js';
 import { execForm, instructions, lineage, loadDockerfile, properties, REPO_ROOT } from './lib/dockerfile.js';
 import { freePort, startEmbeddedPostgres, type RunningPostgres } from './lib/embedded-postgres.js';
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from './lib/runtime.js';
@@ -37,7 +38,7 @@ const exec = promisify(execFile);
 
 /** Time for the container to answer /health: node starts in well under a second. */
 const START_TIMEOUT_MS = 60_000;
-/** The path the task definition mounts its one writable volume on (infra/service.ts). */
+/** The path the task definition mounts its one writable volume on (infra/task.ts). */
 const TMP = '/tmp';
 /** The deployment-managed key the smoke test uses, as the stack names it. */
 const SMOKE_KEY_NAME = 'smoke';
@@ -106,7 +107,7 @@ function expectedImage(): { user: string; ports: string[]; cmd: string[]; entryp
 const mountDirs: string[] = [];
 
 /**
- * How ECS runs every container of the task (infra/service.ts): hardened, as its user, with
+ * How ECS runs every container of the task (infra/task.ts): hardened, as its user, with
  * Fargate's /tmp. A declared VOLUME gets an anonymous volume holding a copy of the image's
  * path, as Fargate copies it; otherwise a fresh directory with mode 0755 owned by root (by
  * whoever runs this when that is not root: either way not by the task's user) is bind-mounted.
@@ -194,14 +195,14 @@ try {
     'run', '--rm', ...fargate,
     '--env', `MIGRATION_DATABASE_URL=${databaseUrl}`,
     '--env', `SERVICE_API_KEYS=${JSON.stringify({ [SMOKE_KEY_NAME]: smokeKey })}`,
-    image, ...MIGRATE_COMMAND,
+    image, ...MIGRATION_COMMAND,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let migrateOutput = '';
   migrate.stdout.on('data', (chunk: Buffer) => (migrateOutput += chunk.toString()));
   migrate.stderr.on('data', (chunk: Buffer) => (migrateOutput += chunk.toString()));
   const migrateCode = await new Promise<number | null>((resolve) => migrate.once('exit', resolve));
   if (migrateCode !== 0) console.error(migrateOutput);
-  check(migrateCode === 0, `the migration task's command (${MIGRATE_COMMAND.join(' ')}) migrates and installs the managed smoke key (exit ${migrateCode})`);
+  check(migrateCode === 0, `the migration task's command (${MIGRATION_COMMAND.join(' ')}) migrates and installs the managed smoke key (exit ${migrateCode})`);
 
   const port = await freePort();
   apiContainer = await container(

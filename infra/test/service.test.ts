@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { unsecret } from '../mock-cloud.js';
 import { loadConfig } from '../../api/src/config.js';
+import { MIGRATION_COMMAND } from '../migration.js';
 import { prodRawConfig, prodStack, recordStack, statements, T, type ContainerDefinition, type Stack } from './support.js';
-import { MIGRATE_COMMAND } from '../service.js';
 
 const container = (stack: Stack, family: 'api' | 'migrate'): ContainerDefinition => {
   const [definition] = stack.json<ContainerDefinition[]>(T.taskDefinition, `chapi-${family}`, 'containerDefinitions');
@@ -131,7 +131,7 @@ describe('service: task definitions, roles, rollout, autoscaling', () => {
     it('runs the migrate command of the same image, hardened the same way', () => {
       const migrate = container(stack, 'migrate');
       // The command itself is run against the built image by test/image/build-steps.test.ts.
-      expect(migrate.command).to.deep.equal(MIGRATE_COMMAND);
+      expect(migrate.command).to.deep.equal(MIGRATION_COMMAND);
       expect(migrate.image).to.equal(container(stack, 'api').image);
       expect(migrate).to.include({ user: '1000:1000', readonlyRootFilesystem: true, privileged: false });
       expect(migrate.linuxParameters.initProcessEnabled).to.equal(true);

@@ -16,7 +16,7 @@ import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, readFile, rm, symli
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { MIGRATE_COMMAND } from '../../infra/service.js';
+import { MIGRATION_COMMAND } from '../../infra/migration.js';
 import { freePort } from '../../scripts/lib/embedded-postgres.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { useTestDatabase } from '../support/databases.js';
@@ -284,9 +284,9 @@ describe('the image build, step by step from the Dockerfile', function () {
     }
   });
 
-  it('runs the migration task\'s command, exactly as the task definition has it (infra/service.ts)', async () => {
-    expect(MIGRATE_COMMAND[0]).to.equal('node');
-    const child = spawn(node, MIGRATE_COMMAND.slice(1), {
+  it('runs the migration task\'s command, exactly as the task definition has it (infra/migration.ts)', async () => {
+    expect(MIGRATION_COMMAND[0]).to.equal('node');
+    const child = spawn(node, MIGRATION_COMMAND.slice(1), {
       cwd: app,
       env: { ...env, DATABASE_URL: db.url },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { CONTAINER_USER, MIGRATE_COMMAND } from '../../infra/service.js';
+import { MIGRATION_COMMAND } from '../../infra/migration.js';
+import { CONTAINER_USER } from '../../infra/task.js';
 import { execForm, instructions, lineage, loadDockerfile, properties } from '../../scripts/lib/dockerfile.js';
 import { useTestDatabase } from '../support/databases.js';
 
@@ -102,7 +103,7 @@ describe('npm run check:image (scripts/check-image.ts)', function () {
       // The image declares /tmp: nothing is mounted over it (Fargate copies the image's /tmp).
       expect(line).not.to.match(/--volume|--tmpfs/);
     }
-    expect(fargate.find((line) => line.includes('SERVICE_API_KEYS'))?.endsWith(`chapi:ci ${MIGRATE_COMMAND.join(' ')}`)).to.equal(true);
+    expect(fargate.find((line) => line.includes('SERVICE_API_KEYS'))?.endsWith(`chapi:ci ${MIGRATION_COMMAND.join(' ')}`)).to.equal(true);
     const calls = await readFile(path.join(state, 'calls.log'), 'utf8');
     expect(calls).to.match(/^stop --time 30 c0ffee$/m);
     expect(calls.trim().split('\n').at(-1)).to.equal('rm --force --volumes c0ffee');

