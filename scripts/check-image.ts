@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { generateServiceKey } from '../api/src/keys/format.js';
+import { SMOKE_CLIENT } from '../infra/config.js';
 import { MIGRATION_COMMAND } from '../infra/migration.js';
 import { CONTAINER_USER, STOP_TIMEOUT_S } from '../infra/task.js';
 import { execForm, instructions, lineage, loadDockerfile, properties, REPO_ROOT } from './lib/dockerfile.js';
@@ -40,8 +41,6 @@ const exec = promisify(execFile);
 const START_TIMEOUT_MS = 60_000;
 /** The path the task definition mounts its one writable volume on (infra/task.ts). */
 const TMP = '/tmp';
-/** The deployment-managed key the smoke test uses, as the stack names it. */
-const SMOKE_KEY_NAME = 'smoke';
 
 class CheckFailed extends Error {
   override name = 'CheckFailed';
@@ -194,7 +193,7 @@ try {
   const migrate = spawn(engine, [
     'run', '--rm', ...fargate,
     '--env', `MIGRATION_DATABASE_URL=${databaseUrl}`,
-    '--env', `SERVICE_API_KEYS=${JSON.stringify({ [SMOKE_KEY_NAME]: smokeKey })}`,
+    '--env', `SERVICE_API_KEYS=${JSON.stringify({ [SMOKE_CLIENT]: smokeKey })}`,
     image, ...MIGRATION_COMMAND,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let migrateOutput = '';
