@@ -41,15 +41,26 @@ export function hashFiles(dir: string, files: readonly string[]): string {
   return hash.digest('hex');
 }
 
+/**
+ * Which context-relative paths a `.dockerignore` lets into the build context, with Docker's
+ * own rules (@balena/dockerignore): the last matching pattern decides, `!` re-includes, and a
+ * pattern matching a parent directory covers what is inside it. The one matcher of the
+ * repository: the image tag's hash below and the static checks of `.dockerignore`
+ * (test/static/dockerfile.test.ts) both use it, so they cannot disagree.
+ */
+export function loadDockerignore(file: string): (relativePath: string) => boolean {
+  // The package is CommonJS with a `default` alias of its factory (its own TypeScript fix).
+  return dockerignore.default({ ignorecase: false }).add(readFileSync(file, 'utf8')).createFilter();
+}
+
 /** The files of a Docker build context at `contextDir` that its `.dockerignore` lets through. */
 export function buildContextFiles(contextDir: string): string[] {
   const files = listRepositoryFiles(contextDir);
   const ignoreFile = path.join(contextDir, '.dockerignore');
   if (!existsSync(ignoreFile)) return files;
-  // The package is CommonJS with a `default` alias of its factory (its own TypeScript fix).
-  const filter = dockerignore.default({ ignorecase: false }).add(readFileSync(ignoreFile, 'utf8')).createFilter();
+  const inContext = loadDockerignore(ignoreFile);
   // Docker always sends the Dockerfile and .dockerignore, whatever the ignore file says.
-  return files.filter((file) => file === 'Dockerfile' || file === '.dockerignore' || filter(file));
+  return files.filter((file) => file === 'Dockerfile' || file === '.dockerignore' || inContext(file));
 }
 
 /** Content hash of the image's build inputs: the key its tag is derived from. */

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { copySteps, loadDockerfile, REPO_ROOT } from '../../test/static/lib/dockerfile.js';
 import { buildContextFiles, buildInputsHash, hashFiles, listRepositoryFiles, migrationsHash } from '../build-inputs.js';
 
 /** A throwaway git repository shaped like this one. */
@@ -82,5 +83,35 @@ describe('build inputs hash', () => {
   it('does not depend on the order files are listed in', () => {
     expect(hashFiles(dir, ['Dockerfile', 'package.json'])).to.equal(hashFiles(dir, ['package.json', 'Dockerfile']));
     expect(hashFiles(dir, ['Dockerfile'])).to.match(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("this repository's build context (the real Dockerfile and .dockerignore)", () => {
+  let context: string[];
+  let repository: string[];
+  /** What the Dockerfile copies from the context (not from another stage). */
+  let sources: string[];
+  before(() => {
+    context = buildContextFiles(REPO_ROOT);
+    repository = listRepositoryFiles(REPO_ROOT);
+    const copies = loadDockerfile()
+      .stages.flatMap((stage) => copySteps(stage))
+      .filter((copy) => copy.from === undefined);
+    sources = [...new Set(copies.flatMap((copy) => copy.sources.map((source) => path.posix.normalize(source).replace(/\/+$/, ''))))];
+  });
+  const under = (source: string) => repository.filter((file) => file === source || file.startsWith(`${source}/`));
+
+  it('holds every file under each COPY source, so the image tag changes whenever the image would', () => {
+    expect(sources).to.include.members(['package.json', 'api/src', 'migrations']);
+    for (const source of sources) {
+      const files = under(source);
+      expect(files, `files under ${source}`).to.have.length.above(0);
+      for (const file of files) expect(context, `${file} (COPY ${source})`).to.include(file);
+    }
+  });
+
+  it('holds nothing else but the Dockerfile and .dockerignore, so unrelated changes keep the tag', () => {
+    const copied = new Set(sources.flatMap(under));
+    expect(context.filter((file) => !copied.has(file))).to.have.members(['Dockerfile', '.dockerignore']);
   });
 });

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { loadDockerignore } from '../../infra/build-inputs.js';
 import { isCi } from '../../scripts/lib/node-version.js';
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../../scripts/lib/runtime.js';
-import { loadDockerignore } from './lib/dockerignore.js';
 import {
   REPO_ROOT,
   copySteps,
