@@ -222,6 +222,7 @@ describe('npm start (scripts/start.ts)', function () {
   describe('from a private folder (mode 700, e.g. a clone under /root)', () => {
     let privateDir: string;
     let clone: string;
+    let started: StartedProcess | undefined;
 
     before(async () => {
       privateDir = await mkdtemp(path.join(tmpdir(), 'chapi-private-'));
@@ -237,6 +238,14 @@ describe('npm start (scripts/start.ts)', function () {
       }
     });
     after(async () => {
+      // Also after a failure: stop the job, and remove data that had to live elsewhere
+      // (npm start keeps it there for its next start; this clone has none).
+      if (started !== undefined) {
+        if (started.child.pid !== undefined && groupAlive(started.child.pid)) started.ctrlC();
+        await started.exited;
+        const movedData = /its data lives in (\S+)/.exec(started.output())?.[1];
+        if (movedData !== undefined) await rm(movedData, { recursive: true, force: true });
+      }
       await rm(privateDir, { recursive: true, force: true });
     });
 
@@ -244,7 +253,7 @@ describe('npm start (scripts/start.ts)', function () {
       const passwordFiles = async (): Promise<string[]> => (await readdir(tmpdir())).filter((name) => name.startsWith('pg-password-'));
       const before = await passwordFiles();
       const port = await freePort();
-      const started = start({ PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: '', CHAPI_DATA_DIR: '' }, clone);
+      started = start({ PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: '', CHAPI_DATA_DIR: '' }, clone);
       await waitForBanner(started);
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).to.equal(200);
       if (process.getuid?.() === 0) {
@@ -254,9 +263,6 @@ describe('npm start (scripts/start.ts)', function () {
       }
       started.ctrlC();
       expect(CTRL_C_EXIT, started.output()).to.include(await started.exited);
-      // Data that had to live elsewhere is this test's to remove (npm start keeps it for the next start).
-      const movedData = /its data lives in (\S+)/.exec(started.output())?.[1];
-      if (movedData !== undefined) await rm(movedData, { recursive: true, force: true });
       expect(started.output()).not.to.match(/EACCES|Unhandled 'error' event/);
       expect((await passwordFiles()).filter((name) => !before.includes(name))).to.deep.equal([]);
       expect((await readdir(path.join(clone, '.data'))).filter((name) => name.startsWith('.pg-init-'))).to.deep.equal([]);
