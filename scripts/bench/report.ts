@@ -149,8 +149,9 @@ export function formatReport(report: BenchReport): string {
   const hot = report.runs.filter((run) => run.scenario !== 'health' && run.statementsPerRequest !== null);
   const maxStatements = hot.length === 0 ? null : Math.max(...hot.map((run) => run.statementsPerRequest as number));
   // autocannon counts the answers it received; the requests still in flight when a run ends
-  // (one per connection at most) ran their statement without being counted. So a run meets
-  // "one statement per request" when its calls are at most requests + connections.
+  // (one per connection at most) ran their statement without being counted, and so may the
+  // warm-up's last ones, answered after the counters were reset. So a run meets "one
+  // statement per request" when its calls are at most requests + 2 × connections.
   const connections = Number(report.settings.connections ?? 0);
   const keyStatements = Math.max(0, ...hot.map((run) => run.keyStatements ?? 0));
   // A key lookup per 30 s and a last_used_at write per minute: a handful per run. Many more
@@ -158,7 +159,7 @@ export function formatReport(report: BenchReport): string {
   const statementsMet =
     keyStatements <= 10 &&
     hot.every(
-      (run) => (run.statementsPerRequest as number) * run.result.requests <= TARGETS.statementsPerRequest * run.result.requests + connections + 0.5,
+      (run) => (run.statementsPerRequest as number) * run.result.requests <= TARGETS.statementsPerRequest * run.result.requests + 2 * connections + 0.5,
     );
   const startMedian = [...report.startMs].sort((a, b) => a - b)[Math.floor(report.startMs.length / 2)] ?? 0;
   lines.push('', '| other target | measured | target | met |', '| --- | ---: | ---: | --- |');
@@ -168,7 +169,7 @@ export function formatReport(report: BenchReport): string {
       `${fixed(startMedian, 0)} ms | ≤ ${TARGETS.startMs} ms | ${startMedian <= TARGETS.startMs ? 'yes' : 'NO'} |`,
   );
   lines.push(
-    `| SQL statements per hot request (worst scenario; up to ${connections} requests in flight at a run's end are not counted; ` +
+    `| SQL statements per hot request (worst scenario; up to ${connections} requests in flight at the end of a run and of its warm-up are not counted; ` +
       `the key cache's own statements apart: at most ${keyStatements} in a run) | ${fixed(maxStatements, 2)} | ≤ ${TARGETS.statementsPerRequest} | ` +
       `${maxStatements === null ? 'not measured' : statementsMet ? 'yes' : 'NO'} |`,
   );
