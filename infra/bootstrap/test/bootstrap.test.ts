@@ -125,6 +125,18 @@ describe('the bootstrap stack (under mocks)', () => {
     expect(() => createBootstrap({ githubRepository: 'chapi', region: 'us-east-1', zone: 'gamificator.click', plan: [] })).to.throw(/owner\/name/);
   });
 
+  it('runs as its entry does: region and zone from Pulumi.prod.yaml, the repository from its own config', async () => {
+    const { setStackConfig } = await import('../../mock-cloud.js');
+    setStackConfig({ 'chapi-bootstrap:githubRepository': REPOSITORY });
+    const entry = await recordProgram(async () => ({ ...(await import('../index.js')) }));
+    expect(entry.outputs).to.deep.include({
+      backendUrl: 's3://chapi-pulumi-state-123456789012?region=us-east-1',
+      secretsProvider: 'awskms://alias/chapi-pulumi?region=us-east-1',
+    });
+    const deployPolicies = entry.resources.filter((resource) => resource.type === 'aws:iam/policy:Policy' && resource.name.startsWith('github-chapi-deploy'));
+    expect(deployPolicies.map((policy) => policy.inputs.policy as string).join('')).to.include('hostedzone/Z0123456789MOCK');
+  });
+
   it('outputs what Pulumi.prod.yaml and the workflows need', async () => {
     const { createBootstrap } = await import('../bootstrap.js');
     const outputs = await recordProgram(() => {
