@@ -10,6 +10,8 @@
  * iconv-lite (raw-body's charset decoder) stays outside: bundled, its 500 KB of code tables
  * would be parsed at every start, where `require` loads only the UTF-8 codec the API uses.
  */
+import { copyFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 
 await build({
@@ -32,3 +34,10 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// ReDoc's browser bundle beside the server, which serves it at /redoc (`src/docs.ts`): `redoc`
+// is a build-time package, so its React tree stays out of the image's node_modules.
+await copyFile(
+  createRequire(import.meta.url).resolve('redoc/bundles/redoc.standalone.js'),
+  new URL('dist/redoc.standalone.js', import.meta.url).pathname,
+);

@@ -16,7 +16,7 @@ import { docsRoutes } from './docs.js';
 import { healthRoutes } from './health.js';
 import { corsMiddleware } from './http/cors.js';
 import { unmatchedRequests } from './http/unmatched.js';
-import { idempotentCreates } from './idempotency/create.js';
+import { idempotentRuns } from './idempotency/once.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { accessLog } from './middleware/access-log.js';
@@ -78,7 +78,8 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
     clock,
     logger,
     lifecycle,
-    tasks: { db, createTaskOnce: idempotentCreates({ db, clock, logger }) },
+    tasks: { db },
+    runOnce: idempotentRuns({ db, clock, logger }),
     openApiJson: JSON.stringify(buildOpenApiDocument(routes, { version: config.version })),
     serviceKeys: serviceKey,
   };

@@ -6,8 +6,12 @@
  * served from memory for at most 30 s (so a revocation lands within 30 s on every task, and at
  * once on the task that revoked it: `forget`), and an unknown key is remembered for 5 s (so
  * repeating a bad key cannot hammer the database). Known and unknown keys live in separate
- * bounded caches: a flood of unknown keys can never push a known one out. Malformed keys
- * never reach the database. `last_used_at` is written at most once a minute per key, after
+ * bounded caches: a flood of unknown keys can never push a known one out. A key is looked up
+ * whatever its shape (imported keys keep the earlier service's), as long as it is printable
+ * ASCII of 16..256 characters; anything else never reaches the database. In production only
+ * keys of the `prod` environment authenticate: an `sk_dev_`/`sk_test_` key is refused before
+ * the lookup, and a key whose stored environment is not `prod` after it (an imported key
+ * without a prefix has the environment the import gave it). `last_used_at` is written at most once a minute per key, after
  * the response, never on the request's path.
  *
  * Rate limits (`rate-limit.ts`) come first, before any database work: the per-key limit, and
@@ -24,7 +28,7 @@ import type { Clock } from './clock.js';
 import { withDeadline, type Db } from './db.js';
 import { ApiError } from './errors.js';
 import { clientSource, type RateLimiter } from './rate-limit.js';
-import { hashServiceKey, parseServiceKey } from './keys/format.js';
+import { hashServiceKey, isLookupableKey, prefixEnvironment } from './keys/format.js';
 import { keyByHashQuery, touchLastUsed, type ServiceKeyRow } from './keys/sql.js';
 import { isKeyUsable } from './keys/status.js';
 import type { Logger } from './logger.js';
@@ -79,7 +83,7 @@ export interface ServiceKeyAuthDeps {
   db: Db;
   clock: Clock;
   logger: Logger;
-  /** `NODE_ENV=production`: only `sk_prod_` keys authenticate. */
+  /** `NODE_ENV=production`: only keys of the `prod` environment authenticate. */
   productionOnly: boolean;
   /** @default no limits */
   limiter?: RateLimiter;
@@ -132,17 +136,22 @@ export class ServiceKeyAuth {
     }
     const key = apiKey ?? serviceKey;
     if (key === undefined) throw unauthorized();
-    const environment = parseServiceKey(key);
-    if (environment === undefined) throw unauthorized();
-    if (this.deps.productionOnly && environment !== 'prod') throw unauthorized();
+    if (!isLookupableKey(key)) throw unauthorized();
+    const named = prefixEnvironment(key);
+    if (this.deps.productionOnly && named !== undefined && named !== 'prod') throw unauthorized();
     const hash = hashServiceKey(key);
     return { id: hash.toString('base64'), hash };
+  }
+
+  /** Whether a key's row authenticates now: usable, and of the `prod` environment in production. */
+  private usable(row: ServiceKeyRow | undefined): row is ServiceKeyRow {
+    return row !== undefined && isKeyUsable(row, this.deps.clock.now()) && (!this.deps.productionOnly || row.environment === 'prod');
   }
 
   /** The usable row this process already holds for the key, without asking the database. */
   private cachedUsable(id: string): ServiceKeyRow | undefined {
     const row = this.known.get(id);
-    return row !== undefined && isKeyUsable(row, this.deps.clock.now()) ? row : undefined;
+    return this.usable(row) ? row : undefined;
   }
 
   /**
@@ -161,7 +170,7 @@ export class ServiceKeyAuth {
         // A source out of failed authentications gets no database lookup.
         limiter?.checkSource(source);
         row = await this.known.fetch(presented.id, { context: presented.hash });
-        if (row === undefined || !isKeyUsable(row, this.deps.clock.now())) throw unauthorized();
+        if (!this.usable(row)) throw unauthorized();
       }
       this.touchSoon(row.id, this.deps.clock.now());
       return { id: row.id, name: row.key_name };

@@ -1,10 +1,11 @@
 /**
- * `GET /` (where things are), `GET /openapi.json` (the OpenAPI 3.1 document) and `GET /docs`
- * (Swagger UI for it). The UI's assets come from the `swagger-ui-dist` package and are served
- * by the API itself: the page works offline, and its Content-Security-Policy allows nothing
- * but this origin.
+ * `GET /` (where things are), `GET /openapi.json` (the OpenAPI 3.1 document), `GET /docs`
+ * (Swagger UI for it) and `GET /redoc` (ReDoc for it, as the earlier service offered both).
+ * The UIs' assets come from npm packages (`swagger-ui-dist`, `redoc`) and are served by the
+ * API itself: the pages work offline, and their Content-Security-Policy allows nothing but
+ * this origin.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ApiError } from './errors.js';
@@ -12,6 +13,20 @@ import type { RouteContext, RouteDefinition, Services } from './routes.js';
 import { strictObject } from './schemas/common.js';
 
 const SWAGGER_UI_DIR = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+/** ReDoc's one-file browser bundle, as `npm run build` copies it beside the server (`api/bundle.ts`). */
+export const REDOC_BUNDLE = 'redoc.standalone.js';
+
+/**
+ * Where ReDoc's bundle is: beside the built server (the image: `redoc` is a build-time package,
+ * kept out of the production dependencies with its React tree), else in `node_modules` (a
+ * source checkout, run with tsx).
+ */
+function redocBundlePath(): string {
+  const built = new URL(REDOC_BUNDLE, import.meta.url);
+  if (built.protocol === 'file:' && existsSync(built)) return built.pathname;
+  return createRequire(import.meta.url).resolve(`redoc/bundles/${REDOC_BUNDLE}`);
+}
 
 /** Our own start-up script: external, because the CSP allows no inline script. */
 const INITIALIZER = `window.ui = SwaggerUIBundle({
@@ -67,6 +82,38 @@ export const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** The ReDoc page: the bundle renders the `<redoc>` element itself; no inline script. */
+const REDOC_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>chapi API</title>
+</head>
+<body>
+  <redoc spec-url="/openapi.json"></redoc>
+  <script src="/redoc/${REDOC_BUNDLE}"></script>
+</body>
+</html>
+`;
+
+/**
+ * ReDoc's: the same origin only; it injects its styles (styled-components), draws with data:
+ * and blob: images, and runs its search index in a worker it builds from a blob.
+ */
+export const REDOC_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 /** Assets change only with the package: a day of caching spares the bundle's 1.7 MB. */
 const ASSET_CACHE = 'public, max-age=86400';
 
@@ -86,6 +133,19 @@ function docsAsset(ctx: RouteContext): void {
   ctx.body = asset.file === undefined ? asset.text : createReadStream(path.join(SWAGGER_UI_DIR, asset.file));
 }
 
+function redocPage(ctx: RouteContext): void {
+  ctx.set('Content-Security-Policy', REDOC_CSP);
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = REDOC_PAGE;
+}
+
+function redocBundle(ctx: RouteContext): void {
+  ctx.set('Content-Security-Policy', REDOC_CSP);
+  ctx.set('Cache-Control', ASSET_CACHE);
+  ctx.type = 'text/javascript; charset=utf-8';
+  ctx.body = createReadStream(redocBundlePath());
+}
+
 function openApi(ctx: RouteContext, services: Services): void {
   ctx.type = 'application/json; charset=utf-8';
   ctx.body = services.openApiJson;
@@ -96,10 +156,11 @@ const RootSchema = strictObject(
     name: { type: 'string' },
     version: { type: 'string' },
     docs: { type: 'string', description: 'Swagger UI.' },
+    redoc: { type: 'string', description: 'ReDoc.' },
     openapi: { type: 'string', description: 'The OpenAPI 3.1 document.' },
     health: { type: 'string' },
   },
-  ['name', 'version', 'docs', 'openapi', 'health'],
+  ['name', 'version', 'docs', 'redoc', 'openapi', 'health'],
 );
 
 const SERVICE_DOC = { tags: ['service'], readsBody: false, usesDatabase: false };
@@ -111,7 +172,7 @@ export const docsRoutes: RouteDefinition[] = [
     path: '/',
     auth: 'none',
     handle: (ctx, services) => {
-      ctx.body = { name: 'chapi', version: services.config.version, docs: '/docs', openapi: '/openapi.json', health: '/health' };
+      ctx.body = { name: 'chapi', version: services.config.version, docs: '/docs', redoc: '/redoc', openapi: '/openapi.json', health: '/health' };
     },
     doc: {
       ...SERVICE_DOC,
@@ -123,7 +184,7 @@ export const docsRoutes: RouteDefinition[] = [
           content: {
             'application/json': {
               schema: RootSchema,
-              example: { name: 'chapi', version: '3f2a9c1', docs: '/docs', openapi: '/openapi.json', health: '/health' },
+              example: { name: 'chapi', version: '3f2a9c1', docs: '/docs', redoc: '/redoc', openapi: '/openapi.json', health: '/health' },
             },
           },
         },
@@ -175,6 +236,30 @@ export const docsRoutes: RouteDefinition[] = [
           },
         },
       },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/redoc',
+    auth: 'none',
+    handle: redocPage,
+    doc: {
+      ...SERVICE_DOC,
+      operationId: 'redoc',
+      summary: 'ReDoc for this document (served locally, works offline)',
+      responses: { 200: { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } } } },
+    },
+  },
+  {
+    method: 'GET',
+    path: `/redoc/${REDOC_BUNDLE}`,
+    auth: 'none',
+    handle: redocBundle,
+    doc: {
+      ...SERVICE_DOC,
+      operationId: 'redocBundle',
+      summary: "The ReDoc page's script",
+      responses: { 200: { description: 'The script.', content: { 'text/javascript': { schema: { type: 'string' } } } } },
     },
   },
 ];

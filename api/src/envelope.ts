@@ -1,6 +1,10 @@
 /**
- * The response envelope shared by `/execute`, `/v1/*` and `/admin/*`:
- * `{ success, data, error, timestamp }`.
+ * The shapes of an answer. `/execute` and `/v1/*` answer in the envelope
+ * `{ success, data, error, timestamp }`; their errors differ: `/v1`'s `error` is an object,
+ * `/execute`'s is the message (the earlier service's shape) with `error_code` and `details`
+ * beside it. `/admin/*` answers bare JSON, its errors `{ detail, error_code }`, as the earlier
+ * service did. Which shape a path gets is decided here, once, for the error handler and the
+ * OpenAPI document alike.
  */
 import type { ErrorCode, ErrorDetail } from './errors.js';
 
@@ -11,17 +15,39 @@ export interface SuccessEnvelope<T> {
   timestamp: string;
 }
 
-export interface ErrorEnvelope {
-  success: false;
-  data: null;
-  error: { code: ErrorCode; message: string; details?: ErrorDetail[]; request_id?: string };
-  timestamp: string;
+/** What any error says, before it takes its path's shape. */
+export interface ErrorContent {
+  code: ErrorCode;
+  message: string;
+  details?: ErrorDetail[] | undefined;
+  /** 5xx only: the request id to quote. */
+  request_id?: string | undefined;
+}
+
+/** The three error shapes. */
+export type ErrorShape = 'envelope' | 'execute' | 'bare';
+
+/** The shape of the errors of a path: `/execute`, `/admin/*`, or the envelope everywhere else. */
+export function errorShapeOf(path: string): ErrorShape {
+  if (path === '/execute') return 'execute';
+  if (path === '/admin' || path.startsWith('/admin/')) return 'bare';
+  return 'envelope';
 }
 
 export function success<T>(data: T, now: number): SuccessEnvelope<T> {
   return { success: true, data, error: null, timestamp: new Date(now).toISOString() };
 }
 
-export function failure(error: ErrorEnvelope['error'], now: number): ErrorEnvelope {
-  return { success: false, data: null, error, timestamp: new Date(now).toISOString() };
+/** An error in the given shape. */
+export function failure(shape: ErrorShape, error: ErrorContent, now: number): Record<string, unknown> {
+  const { code, message, details, request_id: requestId } = error;
+  const extra = { ...(details === undefined ? {} : { details }), ...(requestId === undefined ? {} : { request_id: requestId }) };
+  switch (shape) {
+    case 'envelope':
+      return { success: false, data: null, error: { code, message, ...extra }, timestamp: new Date(now).toISOString() };
+    case 'execute':
+      return { success: false, data: null, error: message, error_code: code, ...extra, timestamp: new Date(now).toISOString() };
+    case 'bare':
+      return { detail: message, error_code: code, ...extra };
+  }
 }

@@ -3,7 +3,11 @@
  * unexpected exception (a database fault, a bug) becomes one of them.
  */
 
-/** The contract's error codes (../shared/spec/api.md, "The envelope") and their statuses. */
+/**
+ * The contract's error codes (docs/api.md, "Errors") and their usual statuses. A transport may
+ * answer a code with another status where the contract says so (`/execute`'s payload errors
+ * are 400s, `/admin`'s taken name a 400): `ApiError`'s `status` option.
+ */
 export const ERROR_STATUS = {
   malformed_json: 400,
   unknown_action: 400,
@@ -42,11 +46,11 @@ export class ApiError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {},
+    options: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown; status?: number } = {},
   ) {
     super(message, { cause: options.cause });
     this.code = code;
-    this.status = ERROR_STATUS[code];
+    this.status = options.status ?? ERROR_STATUS[code];
     this.details = options.details;
     this.headers = options.headers ?? {};
   }

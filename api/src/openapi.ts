@@ -2,10 +2,11 @@
  * The OpenAPI 3.1 document (`GET /openapi.json`), generated from the route definitions and the
  * same JSON Schemas that validate requests: what the document says is what the API checks.
  */
+import { errorShapeOf, failure, type ErrorShape } from './envelope.js';
 import { ERROR_STATUS, RETRY_AFTER_S, type ErrorCode } from './errors.js';
 import { openApiPath, type ResponseDoc, type RouteDefinition } from './routes.js';
 import type { JsonSchema } from './schemas/common.js';
-import { ErrorEnvelopeSchema, successEnvelope } from './schemas/envelope.js';
+import { AdminErrorSchema, ErrorEnvelopeSchema, ExecuteErrorSchema, successEnvelope } from './schemas/envelope.js';
 
 const EXAMPLE_TIMESTAMP = '2026-01-01T10:00:00.000Z';
 const EXAMPLE_REQUEST_ID = '6f1c2b3a-4d5e-4f60-8a9b-0c1d2e3f4a5b';
@@ -51,10 +52,17 @@ const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
 
 const REQUEST_ID_HEADER = { $ref: '#/components/headers/XRequestId' };
 
+/** An error a route answers, and with which status. */
+interface RouteError {
+  code: ErrorCode;
+  status: number;
+}
+
 /** The errors a route can answer given what it does, plus those it names itself. */
-function routeErrors(route: RouteDefinition): ErrorCode[] {
+function routeErrors(route: RouteDefinition): RouteError[] {
   const { doc } = route;
-  const codes = new Set<ErrorCode>(doc.errors ?? []);
+  const named = (doc.errors ?? []).map((entry) => (typeof entry === 'string' ? { code: entry, status: ERROR_STATUS[entry] } : entry));
+  const codes = new Set<ErrorCode>(named.filter((entry) => entry.status === ERROR_STATUS[entry.code]).map((entry) => entry.code));
   if (route.auth !== 'none') {
     codes.add('unauthorized');
     codes.add('rate_limited');
@@ -70,12 +78,20 @@ function routeErrors(route: RouteDefinition): ErrorCode[] {
   }
   if (doc.usesDatabase) codes.add('unavailable');
   codes.add('internal');
-  return [...codes];
+  const usual = [...codes].map((code) => ({ code, status: ERROR_STATUS[code] }));
+  return [...usual, ...named.filter((entry) => entry.status !== ERROR_STATUS[entry.code])];
 }
 
-function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
+/** The schema of each error shape, in the document's components. */
+const ERROR_SCHEMA_REFS: Record<ErrorShape, string> = {
+  envelope: '#/components/schemas/ErrorEnvelope',
+  execute: '#/components/schemas/ExecuteError',
+  bare: '#/components/schemas/AdminError',
+};
+
+function errorResponses(errors: RouteError[], shape: ErrorShape): Record<string, unknown> {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of codes) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
+  for (const { code, status } of errors) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   const responses: Record<string, unknown> = {};
   for (const [status, statusCodes] of [...byStatus].sort(([a], [b]) => a - b)) {
     const headers: Record<string, unknown> = { 'X-Request-Id': REQUEST_ID_HEADER };
@@ -89,12 +105,9 @@ function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
       headers,
       content: {
         'application/json': {
-          schema: { $ref: '#/components/schemas/ErrorEnvelope' },
+          schema: { $ref: ERROR_SCHEMA_REFS[shape] },
           examples: Object.fromEntries(
-            statusCodes.map((code) => [
-              code,
-              { value: { success: false, data: null, error: { code, ...ERROR_EXAMPLES[code] }, timestamp: EXAMPLE_TIMESTAMP } },
-            ]),
+            statusCodes.map((code) => [code, { value: failure(shape, { code, ...ERROR_EXAMPLES[code] }, Date.parse(EXAMPLE_TIMESTAMP)) }]),
           ),
         },
       },
@@ -177,7 +190,7 @@ function operation(route: RouteDefinition): Record<string, unknown> {
     ...(doc.body === undefined ? {} : { requestBody: requestBody(doc.body) }),
     responses: {
       ...Object.fromEntries(Object.entries(doc.responses).map(([status, response]) => [status, successResponse(response)])),
-      ...errorResponses(routeErrors(route)),
+      ...errorResponses(routeErrors(route), errorShapeOf(route.path)),
     },
   };
 }
@@ -204,11 +217,13 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], options
         'Backend services manage their users\' tasks with one service key each: `POST /execute` (the command',
         'endpoint the Cat House client speaks) or the same operations as `/v1` resources.',
         '',
-        'Every JSON response of `/execute`, `/v1/*` and `/admin/*` is an envelope',
-        '`{ success, data, error, timestamp }`, and every response carries `X-Request-Id`.',
+        '`/execute` and `/v1/*` answer in an envelope `{ success, data, error, timestamp }`. A `/v1` error\'s `error` is',
+        '`{ code, message, details }`; an `/execute` error\'s `error` is the message, with `error_code` and `details` beside it',
+        '(the earlier service\'s shape). `/admin/*` answers bare JSON, its errors `{ detail, error_code }`. Every response',
+        'carries `X-Request-Id`.',
         'Checks run in this order, the first failure answering: CORS preflight → route (404) → method (405) →',
-        'key (401) → body size (413) → media type (415) → JSON (400) → schema (422, or 400 `unknown_action`) →',
-        'the operation (404, 409).',
+        'key (401) → body size (413) → media type (415) → JSON (400) → schema (422; on `/execute`: the body\'s own',
+        'fields 422, then 400 `unknown_action`, then the payload 400) → the operation (404, 409).',
       ].join('\n'),
     },
     servers: [{ url: '/', description: 'The server this document came from' }],
@@ -236,7 +251,7 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], options
           schema: { type: 'string' },
         },
       },
-      schemas: { ErrorEnvelope: ErrorEnvelopeSchema },
+      schemas: { ErrorEnvelope: ErrorEnvelopeSchema, ExecuteError: ExecuteErrorSchema, AdminError: AdminErrorSchema },
     },
   };
 }

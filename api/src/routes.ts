@@ -16,10 +16,11 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Db } from './db.js';
 import type { ErrorCode } from './errors.js';
+import type { RunOnce } from './idempotency/once.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { JsonSchema } from './schemas/common.js';
-import type { TaskDeps } from './tasks/handlers.js';
+import type { TaskDeps } from './tasks/operations.js';
 
 /** The state every request carries (request id, error, key name, user id, service key). */
 export type AppState = AuthState;
@@ -33,7 +34,10 @@ export interface Services {
   clock: Clock;
   logger: Logger;
   lifecycle: Lifecycle;
+  /** What the task operations need. */
   tasks: TaskDeps;
+  /** Runs an operation at most once per `Idempotency-Key` (`idempotency/once.ts`). */
+  runOnce: RunOnce;
   /** The OpenAPI document this app serves, as JSON text (built once). */
   openApiJson: string;
   /** This process's memory of service keys: a key action through it must `forget` the name. */
@@ -81,10 +85,11 @@ export interface RouteDoc {
   /** Success responses by status. */
   responses: Record<number, ResponseDoc>;
   /**
-   * Errors this operation itself can answer (404, 409, 400 unknown_action). The checks every
-   * route of its kind makes (401, 413, 415, 400, 422, 503, 500) are added by `openapi.ts`.
+   * Errors this operation itself can answer (404, 409, 400 unknown_action), with the status
+   * where the route answers a code with another than its usual one. The checks every route of
+   * its kind makes (401, 413, 415, 400, 422, 503, 500) are added by `openapi.ts`.
    */
-  errors?: ErrorCode[];
+  errors?: (ErrorCode | { code: ErrorCode; status: number })[];
   /** Whether the route reads a request body (and so can answer 413, 415, 400). */
   readsBody: boolean;
   /** Whether the route uses the database (and so can answer 503). */

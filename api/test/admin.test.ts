@@ -1,5 +1,5 @@
 /**
- * The `/admin` routes (../shared/spec/api.md, "Service keys: administration"): the admin key,
+ * The `/admin` routes (docs/api.md, "Service keys: administration"): the admin key,
  * create / list / rotate / revoke over HTTP, their refusals, effect within 30 s, and one
  * audit line per action that never holds a key.
  */
@@ -19,9 +19,11 @@ import { captureLogs } from '../../test/support/log-capture.js';
 
 const ADMIN_KEY = 'admin-key-for-tests-0123456789abcdef';
 
+/** An admin error: bare `{ detail, error_code }` (and `details` for a validation failure), as the earlier service answered. */
 function expectError(response: ApiResponse, status: number, code: string): void {
   expect(response.status, response.text).to.equal(status);
-  expect(response.json).to.include({ success: false, data: null });
+  expect(response.json).to.include({ error_code: code });
+  expect(response.json).to.have.all.keys('detail', 'error_code', ...(code === 'validation_failed' ? ['details'] : []));
   expect(response.error?.code).to.equal(code);
 }
 
@@ -101,10 +103,10 @@ describe('admin routes', () => {
       expect(await works(key)).to.equal(true);
     });
 
-    it('refuses a name that has an active key (409), and allows one whose keys were all revoked', async () => {
+    it('refuses a name that has an active key (400, as the earlier service), and allows one whose keys were all revoked', async () => {
       const keyName = uniqueName('dup');
       expect((await create(keyName)).status).to.equal(201);
-      expectError(await create(keyName), 409, 'conflict');
+      expectError(await create(keyName), 400, 'conflict');
       expect(await keyCount(keyName)).to.equal(1);
       expect((await revoke(keyName)).status).to.equal(200);
       expect((await create(keyName)).status).to.equal(201);

@@ -1,13 +1,14 @@
 /**
- * Service-key authentication (../shared/spec/api.md, "Authentication"): one 401 for every
- * way a key can be wrong, the X-Service-Key alias, production-only keys, and the in-process
- * cache (no database on the hot path, revocation within 30 s, last_used_at once a minute).
+ * Service-key authentication (docs/api.md, "Authentication"): one 401 for every way a key can
+ * be wrong, keys of any shape looked up by their hash (imported from the earlier service), the
+ * X-Service-Key alias, production-only keys, and the in-process cache (no database on the hot
+ * path, revocation within 30 s, last_used_at once a minute).
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { KEY_CACHE_TTL_MS, LAST_USED_INTERVAL_MS, NEGATIVE_CACHE_TTL_MS } from '../src/auth.js';
 import { ManualClock } from '../src/clock.js';
-import { displayPrefix, generateServiceKey, hashServiceKey, type KeyEnvironment } from '../src/keys/format.js';
+import { displayPrefix, generateServiceKey, hashServiceKey, importedDisplayPrefix, type KeyEnvironment } from '../src/keys/format.js';
 import { parseManagedKeys, syncManagedKeys } from '../src/keys/managed.js';
 import { insertKey } from '../src/keys/sql.js';
 import type { RunningServer } from '../src/server.js';
@@ -36,6 +37,18 @@ function deploymentKey(environment: KeyEnvironment): string {
   return `sk_${environment}_Zz9${rest}`;
 }
 
+/** Stores a key of any shape, as the import from the earlier service does; returns it. */
+async function importedKey(sql: Parameters<typeof insertKey>[0], key: string, environment: KeyEnvironment): Promise<string> {
+  await insertKey(sql, {
+    keyName: `imported-${randomUUID().slice(0, 8)}`,
+    environment,
+    hash: hashServiceKey(key),
+    displayPrefix: importedDisplayPrefix(key),
+    origin: 'created',
+  });
+  return key;
+}
+
 describe('authentication', () => {
   const db = useTestDatabase();
   const clock = new ManualClock(Date.now());
@@ -58,6 +71,30 @@ describe('authentication', () => {
 
   const stats = (headers: Record<string, string>) => request(api.url, 'POST', '/execute', { headers, body: { action: 'get-stats', user_id: 'u' } });
 
+  describe('keys of any shape, looked up by their hash', () => {
+    it('a printable key of 16..256 characters works whatever its shape (the earlier service issued such keys)', async () => {
+      for (const key of [
+        `sk_dev_test_key_${'1'.repeat(32)}`,
+        'x'.repeat(16),
+        `legacy key with spaces ${randomUUID()}`,
+        `~!@#$%^&*()_+{}|:"<>?${'z'.repeat(235)}`,
+      ]) {
+        await importedKey(db.sql, key, 'test');
+        const response = await stats({ 'X-Service-Key': key });
+        expect(response.status, `${key.length} characters`).to.equal(200);
+      }
+    });
+
+    it('anything else is a 401 without a lookup (it stays 401 while the database is gone)', async () => {
+      proxy.cut();
+      for (const key of ['x'.repeat(15), 'y'.repeat(257), `caf\u00e9${'x'.repeat(20)}`]) {
+        expectUnauthorized(await stats({ 'X-API-Key': key }));
+      }
+      // A well-shaped unknown key does need the database: the lookup fails as unavailable.
+      expect((await stats({ 'X-API-Key': `unknown-${randomUUID()}` })).status).to.equal(503);
+    });
+  });
+
   describe('one 401 for every wrong key, never echoing it', () => {
     it('missing, malformed, unknown, revoked or expired keys all get the same answer', async () => {
       const revoked = await createTestKey(db.sql);
@@ -69,8 +106,11 @@ describe('authentication', () => {
         { 'X-API-Key': '' },
         { 'X-API-Key': 'sk_test_short' },
         { 'X-API-Key': 'Bearer abc' },
+        // Well-shaped, looked up, unknown.
         { 'X-API-Key': `sk_live_${'a'.repeat(64)}` },
         { 'X-API-Key': `sk_test_${'a'.repeat(64)}!` },
+        // Not printable ASCII of 16..256: never looked up.
+        { 'X-API-Key': `sk_test_${'a'.repeat(249)}` },
         { 'X-API-Key': generateServiceKey('test') },
         { 'X-API-Key': revoked },
         { 'X-API-Key': expired },
@@ -225,5 +265,16 @@ describe('authentication in production', () => {
     expect((await syncManagedKeys(deps, entries)).added).to.deep.equal(['cathouse-generated']);
     const response = await request(api.url, 'POST', '/execute', { key, body: { action: 'get-stats', user_id: 'u' } });
     expect(response.status, response.text).to.equal(200);
+  });
+
+  it('an imported key without a prefix works only when it was imported as prod; a prefix must not contradict it', async () => {
+    const body = { action: 'get-stats', user_id: 'u' };
+    const asProd = await importedKey(db.sql, `legacy-prod-${randomUUID()}`, 'prod');
+    expect((await request(api.url, 'POST', '/execute', { key: asProd, body })).status).to.equal(200);
+    const asTest = await importedKey(db.sql, `legacy-test-${randomUUID()}`, 'test');
+    expectUnauthorized(await request(api.url, 'POST', '/execute', { key: asTest, body }));
+    // The earlier service's seeded dev key, even if someone imported it as prod.
+    const devShaped = await importedKey(db.sql, `sk_dev_test_key_${randomUUID().replaceAll('-', '')}`, 'prod');
+    expectUnauthorized(await request(api.url, 'POST', '/execute', { key: devShaped, body }));
   });
 });

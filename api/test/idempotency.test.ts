@@ -1,12 +1,12 @@
 /**
- * Idempotent creates (../shared/spec/api.md, "Idempotent creates"), over both transports:
+ * Idempotent creates (docs/api.md, "Idempotent creates"), over both transports:
  * replay, conflict, the scope (service key, transport), only successes remembered, 10
  * concurrent requests creating one task, the 24 h window, and the clean-up of expired keys.
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { ManualClock } from '../src/clock.js';
-import { IDEMPOTENCY_WINDOW_MS } from '../src/idempotency/create.js';
+import { IDEMPOTENCY_WINDOW_MS } from '../src/idempotency/once.js';
 import type { RunningServer } from '../src/server.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { apiClient, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
@@ -92,7 +92,7 @@ describe('idempotent creates', () => {
       it('only a successful create is remembered: a rejected request does not use up the key', async () => {
         const userId = `u-${randomUUID()}`;
         const idempotencyKey = randomUUID();
-        expect((await transport.create(userId, { title: '' }, withKey(idempotencyKey))).status).to.equal(422);
+        expect((await transport.create(userId, { title: '' }, withKey(idempotencyKey))).status).to.equal(transport.invalidStatus);
         const created = await transport.create(userId, { title: 'valid now' }, withKey(idempotencyKey));
         expect(created.status).to.equal(transport.createdStatus);
         expect(created.headers['idempotent-replayed']).to.equal(undefined);

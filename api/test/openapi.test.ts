@@ -1,5 +1,5 @@
 /**
- * The OpenAPI document and the docs page (../shared/spec/api.md, "Health and docs"): the
+ * The OpenAPI document and the docs page (docs/api.md, "Health and docs"): the
  * document is valid OpenAPI 3.1, names exactly the routes the router serves, has examples,
  * and describes what the API really answers; `/docs` loads only same-origin assets.
  */
@@ -111,7 +111,7 @@ describe('OpenAPI document and docs', () => {
     const schemas = schemasOf(document);
     expect(schemas.length).to.be.above(40);
     for (const [where, schema] of schemas) {
-      const resolved = schema.$ref === '#/components/schemas/ErrorEnvelope' ? document.components.schemas.ErrorEnvelope : schema;
+      const resolved = typeof schema.$ref === 'string' ? resolveRef(document, schema.$ref) : schema;
       expect(ajv.validateSchema(resolved), `${where}: ${ajv.errorsText(ajv.errors)}`).to.equal(true);
       expect(() => ajv.compile(resolved), where).not.to.throw();
     }
@@ -140,8 +140,8 @@ describe('OpenAPI document and docs', () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## API'), readme.indexOf('## Configuration'));
     for (const route of documentRoutes(document)) {
-      // The docs page's own assets are an implementation detail of GET /docs.
-      if (route === 'GET /docs/{asset}') continue;
+      // The docs pages' own assets are an implementation detail of GET /docs and GET /redoc.
+      if (route === 'GET /docs/{asset}' || route.startsWith('GET /redoc/')) continue;
       expect(section, route).to.include(`\`${route}`);
     }
   });
@@ -178,7 +178,7 @@ describe('OpenAPI document and docs', () => {
       let validate = validators.get(cacheKey);
       if (validate === undefined) {
         const schema = documented?.content?.['application/json']?.schema as Json;
-        const resolved = schema.$ref === undefined ? schema : document.components.schemas.ErrorEnvelope;
+        const resolved = schema.$ref === undefined ? schema : resolveRef(document, schema.$ref as string);
         validate = newAjv().compile(resolved);
         validators.set(cacheKey, validate);
       }
@@ -269,7 +269,15 @@ describe('OpenAPI document and docs', () => {
 
     it('GET / says where the docs are', async () => {
       const root = await request(api.url, 'GET', '/');
-      expect(root.json).to.deep.equal({ name: 'chapi', version: 'abc1234', docs: '/docs', openapi: '/openapi.json', health: '/health' });
+      expect(root.json).to.deep.equal({ name: 'chapi', version: 'abc1234', docs: '/docs', redoc: '/redoc', openapi: '/openapi.json', health: '/health' });
     });
   });
 });
+
+/** A `#/components/schemas/<name>` reference's schema in the document. */
+function resolveRef(document: Json, ref: string): Json {
+  const name = /^#\/components\/schemas\/(\w+)$/.exec(ref)?.[1];
+  const schema = name === undefined ? undefined : (document.components.schemas[name] as Json | undefined);
+  if (schema === undefined) throw new Error(`unresolvable reference ${ref}`);
+  return schema;
+}

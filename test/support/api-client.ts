@@ -19,9 +19,36 @@ export interface ApiResponse {
   text: string;
   /** The body parsed as JSON (undefined when it is not JSON). */
   json: unknown;
-  /** Shortcuts into an envelope body (undefined when it is not one). */
+  /** The data: an envelope's `data`, or a bare body (`/admin`) itself. */
   data: Record<string, unknown>;
-  error: { code: string; message: string; details?: { path: string; message: string }[]; request_id?: string } | undefined;
+  /**
+   * The error, read from whichever of the API's three shapes it came in (`/v1`'s envelope
+   * error object, `/execute`'s message with `error_code`, `/admin`'s `detail` and
+   * `error_code`), so one test can judge them alike. The shape itself is in `json`.
+   */
+  error: ApiErrorContent | undefined;
+}
+
+/** What any error says, whatever its shape. */
+export interface ApiErrorContent {
+  code: string;
+  message: string;
+  details?: { path: string; message: string }[];
+  request_id?: string;
+}
+
+/** The error in a parsed body, from any of the three shapes; undefined when it is none. */
+export function errorOf(json: unknown): ApiErrorContent | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const body = json as Record<string, unknown>;
+  const extra = {
+    ...(body.details === undefined ? {} : { details: body.details as ApiErrorContent['details'] }),
+    ...(body.request_id === undefined ? {} : { request_id: body.request_id as string }),
+  };
+  if (typeof body.error === 'object' && body.error !== null) return body.error as ApiErrorContent;
+  if (typeof body.error === 'string') return { code: String(body.error_code), message: body.error, ...extra };
+  if (typeof body.detail === 'string') return { code: String(body.error_code), message: body.detail, ...extra };
+  return undefined;
 }
 
 /** How to send one request. */
@@ -62,14 +89,15 @@ export async function request(baseUrl: string, method: string, path: string, opt
         } catch {
           json = undefined;
         }
-        const envelope = json as { data?: unknown; error?: ApiResponse['error'] } | undefined;
+        const isEnvelope = typeof json === 'object' && json !== null && 'success' in json;
+        const error = errorOf(json);
         resolve({
           status: res.statusCode ?? 0,
           headers: res.headers,
           text,
           json,
-          data: envelope?.data as Record<string, unknown>,
-          error: envelope?.error ?? undefined,
+          data: (isEnvelope ? (json as { data?: unknown }).data : error === undefined ? json : undefined) as Record<string, unknown>,
+          error,
         });
       });
     });

@@ -12,6 +12,8 @@ export interface TransportClient {
   name: 'execute' | 'v1';
   /** The status of a successful create (200 on /execute, 201 on /v1). */
   createdStatus: number;
+  /** The status of an operation's input that does not fit (400 on /execute, as the earlier service; 422 on /v1). */
+  invalidStatus: number;
   create(userId: string, payload: Payload, options?: RequestOptions): Promise<ApiResponse>;
   list(userId: string, payload?: Payload): Promise<ApiResponse>;
   get(userId: string, taskId: string): Promise<ApiResponse>;
@@ -65,6 +67,7 @@ export function executeTransport(client: ApiClient): TransportClient {
   return {
     name: 'execute',
     createdStatus: 200,
+    invalidStatus: 400,
     create: (userId, payload, options) => client.execute('create-task', userId, payload, options),
     list: (userId, payload) => client.execute('list-tasks', userId, payload),
     get: (userId, taskId) => client.execute('get-task', userId, { task_id: taskId }),
@@ -80,6 +83,7 @@ export function v1Transport(client: ApiClient): TransportClient {
   return {
     name: 'v1',
     createdStatus: 201,
+    invalidStatus: 422,
     create: (userId, payload, options) => client.post(`${userPath(userId)}/tasks`, payload, options),
     list: (userId, payload) => client.get(`${userPath(userId)}/tasks${queryString(payload)}`),
     get: (userId, taskId) => client.get(`${userPath(userId)}/tasks/${encodeSegment(taskId)}`),
@@ -101,6 +105,7 @@ export function bothTransports(client: () => ApiClient): TransportClient[] {
     return {
       name,
       createdStatus: name === 'execute' ? 200 : 201,
+      invalidStatus: name === 'execute' ? 400 : 422,
       create: (...args) => current().create(...args),
       list: (...args) => current().list(...args),
       get: (...args) => current().get(...args),

@@ -2,7 +2,8 @@
  * CORS (@koa/cors): only origins listed in `CORS_ORIGINS` get CORS headers; any other origin
  * gets none, so browsers refuse it. A preflight (`OPTIONS` with
  * `Access-Control-Request-Method`) needs no key. `*` is accepted outside production only
- * (`config.ts` refuses it there).
+ * (`config.ts` refuses it there). Credentials are allowed (`Access-Control-Allow-Credentials:
+ * true`), as the earlier service allowed them for the Cat House web app.
  */
 import cors from '@koa/cors';
 import type { Middleware } from 'koa';
@@ -29,5 +30,7 @@ export function corsMiddleware(origins: readonly string[]): Middleware {
     allowHeaders: CORS_ALLOWED_HEADERS,
     exposeHeaders: CORS_EXPOSED_HEADERS,
     maxAge: CORS_MAX_AGE_S,
+    // @koa/cors then answers a listed origin by name, never `*` (browsers refuse credentials with `*`).
+    credentials: true,
   });
 }

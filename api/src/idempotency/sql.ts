@@ -1,12 +1,11 @@
 /**
- * SQL for the `idempotency_keys` table: what an idempotent create remembers, keyed by the
+ * SQL for the `idempotency_keys` table: what an idempotent operation remembers, keyed by the
  * service key's id, the transport and the `Idempotency-Key`.
  */
-import { withDeadline, type Db } from '../db.js';
-import type { Task } from '../schemas/tasks.js';
-import { insertTaskStatement, type NewTask } from '../tasks/sql.js';
+import type postgres from 'postgres';
+import { withDeadline, type Db, type Queryable } from '../db.js';
 
-/** The transport a create came through: part of an idempotency key's scope. */
+/** The transport a request came through: part of an idempotency key's scope. */
 export type Transport = 'execute' | 'v1';
 
 /** Whose key it is: a rotated service key is a new scope (its id differs). */
@@ -16,7 +15,7 @@ export interface IdempotencyScope {
   key: string;
 }
 
-/** What a create remembers besides its response. */
+/** What a run remembers besides its response. */
 export interface Remembrance {
   userId: string;
   /** SHA-256 of the request body as canonical JSON (`request-hash.ts`). */
@@ -26,20 +25,23 @@ export interface Remembrance {
   expiresAt: Date;
 }
 
-/** A remembered create, as stored. */
-export interface RememberedCreate {
+/** A remembered run, as stored. */
+export interface RememberedRun {
   user_id: string;
   request_hash: Buffer;
   response_status: number;
-  /** The task as first returned (the same columns, as jsonb). */
-  response_data: Task;
+  /** The data as first returned (the statement's row, as jsonb). */
+  response_data: unknown;
   expires_at: Date;
 }
 
-/** The primary key's constraint: a second create with the same scope violates it. */
+/** A statement that returns one row: what an idempotent run runs and remembers. */
+export type RowStatement<Row extends object> = postgres.PendingQuery<Row[]>;
+
+/** The primary key's constraint: a second run with the same scope violates it. */
 const SCOPE_CONSTRAINT = 'idempotency_keys_pkey';
 
-/** True for the error of `insertTaskRemembered` when the scope is already taken. */
+/** True for the error of `runRemembered` when the scope is already taken. */
 export function isScopeTaken(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, constraint_name: constraint } = error as { code?: unknown; constraint_name?: unknown };
@@ -47,33 +49,38 @@ export function isScopeTaken(error: unknown): boolean {
 }
 
 /**
- * Inserts the task and remembers the response in one statement: both happen or neither. A
+ * Runs `statement` and remembers its row in one statement: both happen or neither. A
  * concurrent statement with the same scope waits on the primary key until this one commits,
- * then fails with a unique violation (`isScopeTaken`), and its task is not created.
+ * then fails with a unique violation (`isScopeTaken`), and its own work is undone.
  */
-export async function insertTaskRemembered(db: Db, scope: IdempotencyScope, remember: Remembrance, task: NewTask): Promise<Task> {
+export async function runRemembered<Row extends object>(
+  db: Db,
+  scope: IdempotencyScope,
+  remember: Remembrance,
+  statement: (sql: Queryable) => RowStatement<Row>,
+): Promise<Row> {
   const sql = db.sql;
   const [row] = await withDeadline(
-    sql<Task[]>`
-      with task as (${insertTaskStatement(sql, remember.userId, task)}),
+    sql<Row[]>`
+      with result as (${statement(sql)}),
       remembered as (
         insert into idempotency_keys (service_key_id, transport, idempotency_key, user_id, request_hash,
                                       response_status, response_data, created_at, expires_at)
         select ${scope.serviceKeyId}, ${scope.transport}, ${scope.key}, ${remember.userId}, ${remember.requestHash},
-               ${remember.responseStatus}, to_jsonb(task), ${remember.createdAt}, ${remember.expiresAt}
-        from task
+               ${remember.responseStatus}, to_jsonb(result), ${remember.createdAt}, ${remember.expiresAt}
+        from result
       )
-      select * from task`,
+      select * from result`,
     db.queryTimeoutMs,
   );
-  if (row === undefined) throw new Error('the remembered insert returned no row');
+  if (row === undefined) throw new Error('the remembered statement returned no row');
   return row;
 }
 
-/** The remembered create of this scope, expired or not. */
-export async function findRemembered(db: Db, scope: IdempotencyScope): Promise<RememberedCreate | undefined> {
+/** The remembered run of this scope, expired or not. */
+export async function findRemembered(db: Db, scope: IdempotencyScope): Promise<RememberedRun | undefined> {
   const [row] = await withDeadline(
-    db.sql<RememberedCreate[]>`
+    db.sql<RememberedRun[]>`
       select user_id, request_hash, response_status, response_data, expires_at
       from idempotency_keys
       where service_key_id = ${scope.serviceKeyId} and transport = ${scope.transport} and idempotency_key = ${scope.key}`,

@@ -1,6 +1,8 @@
 /**
- * Service keys: `sk_<env>_<secret>`, the secret being ≥ 32 random bytes written URL-safe.
- * Only the SHA-256 of the whole key is ever stored or compared.
+ * Service keys: the ones chapi issues are `sk_<env>_<secret>`, the secret being ≥ 32 random
+ * bytes written URL-safe. Keys imported from the earlier service keep whatever shape they had
+ * (any printable ASCII, 16..256 characters). Only the SHA-256 of the whole key is ever stored
+ * or compared.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -28,6 +30,35 @@ export function generateServiceKey(environment: KeyEnvironment): string {
 export function parseServiceKey(key: string): KeyEnvironment | undefined {
   const match = SERVICE_KEY_PATTERN.exec(key);
   return match === null ? undefined : (match[1] as KeyEnvironment);
+}
+
+/**
+ * What a presented key must look like to be looked up at all: printable ASCII, 16..256
+ * characters (every key chapi issues, and every key the earlier service could have issued and
+ * the import brought over). Anything else is refused without touching the database.
+ */
+export const LOOKUP_KEY_PATTERN = /^[\x20-\x7e]{16,256}$/;
+
+/** Whether a presented key is worth looking up (see `LOOKUP_KEY_PATTERN`). */
+export function isLookupableKey(key: string): boolean {
+  return LOOKUP_KEY_PATTERN.test(key);
+}
+
+const ENVIRONMENT_PREFIX = /^sk_(dev|test|prod)_/;
+
+/** The environment a key's `sk_<env>_` prefix names, whatever follows; undefined without one. */
+export function prefixEnvironment(key: string): KeyEnvironment | undefined {
+  const match = ENVIRONMENT_PREFIX.exec(key);
+  return match === null ? undefined : (match[1] as KeyEnvironment);
+}
+
+/**
+ * The display prefix of an imported key, of any shape: `sk_<env>_` and four characters, or,
+ * without that prefix, the first four characters (not enough to guess the rest).
+ */
+export function importedDisplayPrefix(key: string): string {
+  const environment = prefixEnvironment(key);
+  return key.slice(0, (environment === undefined ? 0 : `sk_${environment}_`.length) + 4);
 }
 
 /** SHA-256 of the whole key: what the database stores and looks keys up by. */

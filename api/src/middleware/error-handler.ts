@@ -1,12 +1,12 @@
 /**
- * Turns anything thrown below it into the error envelope. A 4xx says what was wrong; a 5xx
- * says only `internal` or `unavailable` and the request id (the stack, the SQL and the
- * driver's message go to the log, never to the client).
+ * Turns anything thrown below it into an error in its path's shape (`envelope.ts`). A 4xx says
+ * what was wrong; a 5xx says only `internal` or `unavailable` and the request id (the stack,
+ * the SQL and the driver's message go to the log, never to the client).
  */
 import type { Middleware } from 'koa';
 import type { Clock } from '../clock.js';
 import { toApiError } from '../errors.js';
-import { failure } from '../envelope.js';
+import { errorShapeOf, failure } from '../envelope.js';
 import type { RequestIdState } from './request-id.js';
 
 export interface ErrorState extends RequestIdState {
@@ -25,6 +25,7 @@ export function errorHandler(clock: Clock): Middleware<ErrorState> {
       ctx.status = apiError.status;
       for (const [name, value] of Object.entries(apiError.headers)) ctx.set(name, value);
       ctx.body = failure(
+        errorShapeOf(ctx.path),
         {
           code: apiError.code,
           message: apiError.message,

@@ -1,44 +1,47 @@
 /**
- * The `/admin` routes' inputs and outputs (../shared/spec/api.md, "Service keys:
- * administration"). Field names follow the Cat House client.
+ * The `/admin` routes' inputs and outputs (docs/api.md, "Service keys: administration"). Field
+ * names follow the earlier service's clients. Input types are derived from their schemas.
  */
+import { Type } from '@sinclair/typebox';
 import { KEY_ENVIRONMENTS } from '../keys/format.js';
 import { KEY_NAME_PATTERN, MAX_ROTATION_GRACE_MS } from '../keys/service.js';
-import { OutputDateTimeSchema, strictObject, UuidSchema, type JsonSchema } from './common.js';
+import { OutputDateTimeSchema, strictObject, stringEnum, UuidSchema } from './common.js';
 
 /** 1..100 characters of `[a-z0-9-]`: the pattern the CLI and the service check (the table's CHECK agrees). */
-export const KeyNameSchema: JsonSchema = {
+export const KeyNameSchema = Type.Unsafe<string>({
   type: 'string',
   pattern: KEY_NAME_PATTERN.source,
   description: 'The key name: 1..100 characters of a-z, 0-9 and -.',
   examples: ['cat-house-prod'],
-};
-const EnvironmentSchema: JsonSchema = { type: 'string', enum: [...KEY_ENVIRONMENTS] };
+});
+const EnvironmentSchema = stringEnum(KEY_ENVIRONMENTS);
 const KEY_STATUSES = ['active', 'grace', 'revoked', 'expired'];
 
 /** Longest grace period a rotation may give the old key: the key lifecycle's own cap. */
 export const MAX_GRACE_SECONDS = MAX_ROTATION_GRACE_MS / 1000;
 
 /** `POST /admin/service-keys` body. */
-export const CreateKeyBodySchema = strictObject({ key_name: KeyNameSchema, environment: EnvironmentSchema }, ['key_name', 'environment'], {
-  examples: [{ key_name: 'cat-house-prod', environment: 'prod' }],
-});
+export const CreateKeyBodySchema = Type.Object(
+  { key_name: KeyNameSchema, environment: EnvironmentSchema },
+  { additionalProperties: false, examples: [{ key_name: 'cat-house-prod', environment: 'prod' }] },
+);
 /** `POST /admin/rotate-key` body. */
-export const RotateKeyBodySchema = strictObject(
+export const RotateKeyBodySchema = Type.Object(
   {
     key_name: KeyNameSchema,
-    grace_seconds: {
-      type: 'integer',
-      minimum: 0,
-      maximum: MAX_GRACE_SECONDS,
-      description: 'How long the old key keeps working, at most 30 days. Default 7 days.',
-    },
+    grace_seconds: Type.Optional(
+      Type.Unsafe<number>({
+        type: 'integer',
+        minimum: 0,
+        maximum: MAX_GRACE_SECONDS,
+        description: 'How long the old key keeps working, at most 30 days. Default 7 days.',
+      }),
+    ),
   },
-  ['key_name'],
-  { examples: [{ key_name: 'cat-house-prod' }] },
+  { additionalProperties: false, examples: [{ key_name: 'cat-house-prod' }] },
 );
 /** `POST /admin/service-keys/{key_name}/revoke` path. */
-export const KeyNamePathSchema = strictObject({ key_name: KeyNameSchema }, ['key_name']);
+export const KeyNamePathSchema = Type.Object({ key_name: KeyNameSchema }, { additionalProperties: false });
 
 /** The data of a key issued by `POST /admin/service-keys`. */
 export const CreatedKeySchema = strictObject(

@@ -2,7 +2,13 @@
  * Building blocks shared by the request and response schemas. These JSON Schemas (2020-12,
  * the dialect of OpenAPI 3.1) are the single source for both request validation (ajv,
  * `validate.ts`) and the OpenAPI document (`openapi.ts`).
+ *
+ * Input schemas are built with TypeBox, so each carries its TypeScript type (`Static<typeof
+ * Schema>`): what a validator lets through is typed by the schema that checked it, never by a
+ * cast. Leaves are written as plain JSON Schema (`Type.Unsafe`), so the document and ajv's
+ * messages stay exactly as written (TypeBox's own unions would become `anyOf`s).
  */
+import { Type, type TUnsafe } from '@sinclair/typebox';
 
 /** A JSON Schema object; kept loose so schemas can be composed with plain spreads. */
 export type JsonSchema = Record<string, unknown>;
@@ -25,48 +31,53 @@ export const PATTERN_MESSAGES: Record<string, string> = {
 };
 
 /** Text of `minLength..maxLength` Unicode code points that PostgreSQL stores as sent. */
-export function safeText(minLength: number, maxLength: number, extra: JsonSchema = {}): JsonSchema {
-  return { type: 'string', minLength, maxLength, pattern: SAFE_TEXT_PATTERN, ...extra };
+export function safeText(minLength: number, maxLength: number, extra: JsonSchema = {}): TUnsafe<string> {
+  return Type.Unsafe<string>({ type: 'string', minLength, maxLength, pattern: SAFE_TEXT_PATTERN, ...extra });
+}
+
+/** One of `values`, typed as their union. */
+export function stringEnum<const V extends readonly string[]>(values: V, extra: JsonSchema = {}): TUnsafe<V[number]> {
+  return Type.Unsafe<V[number]>({ type: 'string', enum: [...values], ...extra });
 }
 
 /** `user_id`: 1..255 code points of storable text. */
-export const UserIdSchema: JsonSchema = safeText(1, 255, {
+export const UserIdSchema = safeText(1, 255, {
   description: "The end user's id in the calling service: opaque, compared exactly (no trimming, no case folding).",
   examples: ['user-42'],
 });
 
 /** A UUID, canonical form only. */
-export const UuidSchema: JsonSchema = {
+export const UuidSchema = Type.Unsafe<string>({
   type: 'string',
   format: 'uuid',
   pattern: UUID_PATTERN,
   examples: ['0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d'],
-};
+});
 
 /** An RFC 3339 date-time with an offset; see `date-time.ts` for exactly what is accepted. */
-export const DateTimeSchema: JsonSchema = {
+export const DateTimeSchema = Type.Unsafe<string>({
   type: 'string',
   format: 'date-time',
   // Far more than any RFC 3339 value needs; bounds the work a hostile string can cause.
   maxLength: 64,
   examples: ['2026-01-01T10:00:00.000Z'],
-};
+});
 
 /** A date-time the API writes: UTC, ISO 8601, milliseconds. */
-export const OutputDateTimeSchema: JsonSchema = {
+export const OutputDateTimeSchema = Type.Unsafe<string>({
   type: 'string',
   format: 'date-time',
   examples: ['2026-01-01T10:00:00.000Z'],
-};
+});
 
 /** `schema` or null. */
-export function nullable(schema: JsonSchema): JsonSchema {
-  const { type, enum: values, examples: _examples, ...rest } = schema;
-  return {
+export function nullable<T>(schema: TUnsafe<T>): TUnsafe<T | null> {
+  const { type, enum: values, examples: _examples, ...rest } = schema as JsonSchema;
+  return Type.Unsafe<T | null>({
     ...rest,
     type: [type, 'null'],
     ...(Array.isArray(values) ? { enum: [...(values as unknown[]), null] } : {}),
-  };
+  });
 }
 
 /** An object with exactly these properties (unknown ones are a 422). */

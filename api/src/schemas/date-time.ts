@@ -67,3 +67,28 @@ export function toDate(value: string): Date {
   if (instant === undefined) throw new TypeError('toDate needs a validated RFC 3339 date-time');
   return new Date(instant);
 }
+
+/** A date-time without an offset: `2026-01-15T10:30`, seconds and a fraction optional. */
+const NAIVE_DATE_TIME = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?$/;
+/** A date alone: `2026-01-15`. */
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * What `/execute` accepts for a date-time besides RFC 3339, as the earlier service (Pydantic)
+ * did, written as the RFC 3339 text it means: a date-time without an offset is UTC, a date
+ * alone is midnight UTC, a JSON number is Unix seconds. Anything else comes back unchanged,
+ * for the strict check to judge, so an impossible date (`2030-02-30`) is still refused.
+ */
+export function lenientDateTime(value: unknown): unknown {
+  if (typeof value === 'number') {
+    const instant = value * 1000;
+    // Outside what an ISO string can hold: left as a number, which the check refuses.
+    if (!Number.isFinite(instant) || Math.abs(instant) > 8.64e15) return value;
+    return new Date(instant).toISOString();
+  }
+  if (typeof value !== 'string') return value;
+  if (DATE_ONLY.test(value)) return `${value}T00:00:00Z`;
+  const naive = NAIVE_DATE_TIME.exec(value);
+  if (naive !== null) return `${naive[1]}T${naive[2]}${naive[3] ?? ':00'}Z`;
+  return value;
+}

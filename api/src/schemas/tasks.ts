@@ -1,17 +1,19 @@
 /**
- * The task and the six operations' inputs and outputs (../shared/spec/api.md, "The task" and
- * "POST /execute"). Payload schemas are what `/execute` carries in `payload`; the `/v1` routes
- * take the same fields from the path, the query string and the body.
+ * The task and the six operations' inputs and outputs (docs/api.md, "The task" and the
+ * operations). Input schemas are what an operation takes (`tasks/operations.ts`): `/execute`
+ * carries them in `payload`, the `/v1` routes take the same fields from the path, the query
+ * string and the body. Every type here is derived from its schema (TypeBox's `Static`).
  */
+import { Type, type Static } from '@sinclair/typebox';
 import {
   DateTimeSchema,
   nullable,
   OutputDateTimeSchema,
   safeText,
   strictObject,
+  stringEnum,
   UserIdSchema,
   UuidSchema,
-  type JsonSchema,
 } from './common.js';
 
 /** A task's status; never null. */
@@ -32,8 +34,8 @@ export const LIST_LIMIT_MAX = 1_000;
 /** Page size when `limit` is not given. */
 export const LIST_LIMIT_DEFAULT = 100;
 
-const StatusSchema: JsonSchema = { type: 'string', enum: [...TASK_STATUSES] };
-const PrioritySchema: JsonSchema = { type: 'string', enum: [...TASK_PRIORITIES] };
+const StatusSchema = stringEnum(TASK_STATUSES);
+const PrioritySchema = stringEnum(TASK_PRIORITIES);
 
 const TitleSchema = safeText(1, TITLE_MAX, {
   description: 'Trimmed of surrounding whitespace first; 1..500 Unicode code points after trimming.',
@@ -45,22 +47,28 @@ const DueDateSchema = nullable({
   description: 'RFC 3339 date-time with an offset (any offset; stored as an instant, shown in UTC).',
 });
 
-/** A task as the API returns it: exactly these ten fields, unset ones null. */
-export const TaskSchema: JsonSchema = strictObject(
+/**
+ * A task as the API returns it: exactly these ten fields, unset ones null. The one place the
+ * fields are written: the `Task` type and the SQL column list (`tasks/sql.ts`) come from it.
+ */
+export const TaskSchema = Type.Object(
   {
     id: UuidSchema,
     user_id: UserIdSchema,
-    title: { type: 'string', minLength: 1, maxLength: TITLE_MAX },
-    description: { type: ['string', 'null'], maxLength: DESCRIPTION_MAX },
+    title: Type.Unsafe<string>({ type: 'string', minLength: 1, maxLength: TITLE_MAX }),
+    description: Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: DESCRIPTION_MAX }),
     status: StatusSchema,
     priority: nullable(PrioritySchema),
     due_date: nullable(OutputDateTimeSchema),
     created_at: OutputDateTimeSchema,
     updated_at: OutputDateTimeSchema,
-    completed_at: { ...nullable(OutputDateTimeSchema), description: 'Set when the status becomes completed, null otherwise.' },
+    completed_at: Type.Unsafe<string | null>({
+      ...nullable(OutputDateTimeSchema),
+      description: 'Set when the status becomes completed, null otherwise.',
+    }),
   },
-  ['id', 'user_id', 'title', 'description', 'status', 'priority', 'due_date', 'created_at', 'updated_at', 'completed_at'],
   {
+    additionalProperties: false,
     examples: [
       {
         id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d',
@@ -77,73 +85,91 @@ export const TaskSchema: JsonSchema = strictObject(
     ],
   },
 );
+/** A task as the operations return it: the API's JSON shape, times already formatted. */
+export type Task = Static<typeof TaskSchema>;
+/** The ten fields, in the contract's order. */
+export const TASK_FIELDS = Object.keys(TaskSchema.properties) as (keyof Task)[];
 
-const TaskIdSchema: JsonSchema = { ...UuidSchema, description: 'The task id (a UUID; anything else is a 422).' };
+const TaskIdSchema = Type.Unsafe<string>({ ...UuidSchema, description: 'The task id (a UUID).' });
 
 /** The opaque keyset cursor of `list-tasks` (base64url; see `tasks/cursor.ts`). */
-export const CursorSchema: JsonSchema = {
+export const CursorSchema = Type.Unsafe<string>({
   type: 'string',
   pattern: '^[A-Za-z0-9_-]{1,512}$',
   description: 'The `next_cursor` of the previous page, used with the same filters.',
-};
-const LimitSchema: JsonSchema = {
+});
+const LimitSchema = Type.Unsafe<number>({
   type: 'integer',
   minimum: 1,
   maximum: LIST_LIMIT_MAX,
-  default: LIST_LIMIT_DEFAULT,
-  description: 'Page size.',
-};
+  description: `Page size. On /v1 the default is ${LIST_LIMIT_DEFAULT}; on /execute, without it, every matching task is returned.`,
+});
 
-/** The fields a task is created with. */
-const createFields = {
-  title: TitleSchema,
-  description: DescriptionSchema,
-  status: { ...StatusSchema, default: 'pending' },
-  priority: nullable(PrioritySchema),
-  due_date: DueDateSchema,
-};
 /** The fields an update may change; `null` clears the nullable ones. */
 const updateFields = {
-  title: TitleSchema,
-  description: DescriptionSchema,
-  status: StatusSchema,
-  priority: nullable(PrioritySchema),
-  due_date: DueDateSchema,
+  title: Type.Optional(TitleSchema),
+  description: Type.Optional(DescriptionSchema),
+  status: Type.Optional(StatusSchema),
+  priority: Type.Optional(nullable(PrioritySchema)),
+  due_date: Type.Optional(DueDateSchema),
 };
 /** The fields an update can change, for messages. */
 export const UPDATE_FIELDS = Object.keys(updateFields) as (keyof typeof updateFields)[];
 
-/** `create-task` payload, and the `POST /v1/users/{user_id}/tasks` body. */
-export const CreateTaskPayloadSchema = strictObject(createFields, ['title'], {
-  examples: [{ title: 'Feed the cats', priority: 'high', due_date: '2026-01-02T08:00:00Z' }],
-});
-/** `list-tasks` payload, and the `GET /v1/users/{user_id}/tasks` query. */
-export const ListTasksPayloadSchema = strictObject(
-  { status: StatusSchema, priority: PrioritySchema, limit: LimitSchema, cursor: CursorSchema },
-  [],
-  { examples: [{ status: 'pending', limit: 20 }] },
+/** `create-task`'s input, and the `POST /v1/users/{user_id}/tasks` body. */
+export const CreateTaskInputSchema = Type.Object(
+  {
+    title: TitleSchema,
+    description: Type.Optional(DescriptionSchema),
+    status: Type.Optional(Type.Unsafe<TaskStatus>({ ...StatusSchema, default: 'pending' })),
+    priority: Type.Optional(nullable(PrioritySchema)),
+    due_date: Type.Optional(DueDateSchema),
+  },
+  { additionalProperties: false, examples: [{ title: 'Feed the cats', priority: 'high', due_date: '2026-01-02T08:00:00Z' }] },
 );
-/** `get-task` and `delete-task` payload. */
-export const TaskIdPayloadSchema = strictObject({ task_id: TaskIdSchema }, ['task_id'], {
-  examples: [{ task_id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d' }],
-});
-/** `/execute` update: the task id plus at least one field (minProperties counts task_id). */
-export const UpdateTaskPayloadSchema = strictObject({ task_id: TaskIdSchema, ...updateFields }, ['task_id'], {
-  minProperties: 2,
-  examples: [{ task_id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d', status: 'completed' }],
-});
+export type CreateTaskInput = Static<typeof CreateTaskInputSchema>;
+
+/** `list-tasks`' input, and the `GET /v1/users/{user_id}/tasks` query. */
+export const ListTasksInputSchema = Type.Object(
+  {
+    status: Type.Optional(StatusSchema),
+    priority: Type.Optional(PrioritySchema),
+    limit: Type.Optional(LimitSchema),
+    cursor: Type.Optional(CursorSchema),
+  },
+  { additionalProperties: false, examples: [{ status: 'pending', limit: 20 }] },
+);
+export type ListTasksInput = Static<typeof ListTasksInputSchema>;
+
+/** `get-task`'s and `delete-task`'s input. */
+export const TaskIdInputSchema = Type.Object(
+  { task_id: TaskIdSchema },
+  { additionalProperties: false, examples: [{ task_id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d' }] },
+);
+export type TaskIdInput = Static<typeof TaskIdInputSchema>;
+
+/** `update-task`'s input: the task id plus at least one field (minProperties counts task_id). */
+export const UpdateTaskInputSchema = Type.Object(
+  { task_id: TaskIdSchema, ...updateFields },
+  { additionalProperties: false, minProperties: 2, examples: [{ task_id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d', status: 'completed' }] },
+);
+export type UpdateTaskInput = Static<typeof UpdateTaskInputSchema>;
+
 /** `PATCH /v1/…/tasks/{task_id}`: the same fields, the id being in the path. */
-export const UpdateTaskBodySchema = strictObject(updateFields, [], {
+export const UpdateTaskBodySchema = Type.Object(updateFields, {
+  additionalProperties: false,
   minProperties: 1,
   examples: [{ status: 'completed' }],
 });
-/** `get-stats` payload: nothing. */
-export const EmptyPayloadSchema = strictObject({}, [], { description: 'Takes nothing.' });
+
+/** `get-stats`' input: nothing. */
+export const NoInputSchema = Type.Object({}, { additionalProperties: false, description: 'Takes nothing.' });
+export type NoInput = Static<typeof NoInputSchema>;
 
 /** Path parameters of the `/v1` task routes. */
-export const UserPathSchema = strictObject({ user_id: UserIdSchema }, ['user_id']);
+export const UserPathSchema = Type.Object({ user_id: UserIdSchema }, { additionalProperties: false });
 /** Path parameters of the `/v1` routes of one task. */
-export const TaskPathSchema = strictObject({ user_id: UserIdSchema, task_id: TaskIdSchema }, ['user_id', 'task_id']);
+export const TaskPathSchema = Type.Object({ user_id: UserIdSchema, task_id: TaskIdSchema }, { additionalProperties: false });
 
 /** `list-tasks`' data. */
 export const TaskPageSchema = strictObject(
@@ -194,50 +220,6 @@ export const TaskStatsSchema = strictObject(
     ],
   },
 );
-
-/** A task as the handlers see it: the API's JSON shape, times already formatted. */
-export interface Task {
-  id: string;
-  user_id: string;
-  title: string;
-  description: string | null;
-  status: TaskStatus;
-  priority: TaskPriority | null;
-  due_date: string | null;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-}
-
-/** Validated `create-task` payload. */
-export interface CreateTaskPayload {
-  title: string;
-  description?: string | null;
-  status?: TaskStatus;
-  priority?: TaskPriority | null;
-  due_date?: string | null;
-}
-/** Validated `list-tasks` payload. */
-export interface ListTasksPayload {
-  status?: TaskStatus;
-  priority?: TaskPriority;
-  limit?: number;
-  cursor?: string;
-}
-/** Validated payload of the actions that name one task. */
-export interface TaskIdPayload {
-  task_id: string;
-}
-/** Validated `update-task` changes (without the id). */
-export interface TaskChanges {
-  title?: string;
-  description?: string | null;
-  status?: TaskStatus;
-  priority?: TaskPriority | null;
-  due_date?: string | null;
-}
-/** Validated `update-task` payload. */
-export type UpdateTaskPayload = TaskIdPayload & TaskChanges;
 
 /** `list-tasks`' data. */
 export interface TaskPage {

@@ -9,6 +9,7 @@
  * in the background, one schema at a time, so the first health check is answered at once; a
  * validator used before its turn compiles itself on its first call.
  */
+import type { Static, TSchema } from '@sinclair/typebox';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { ApiError, type ErrorDetail } from '../errors.js';
@@ -81,6 +82,11 @@ export function compileBody<T>(schema: JsonSchema): ValidateFunction<T> {
   return deferred(() => ajv.compile<T>(schema));
 }
 
+/** A validator for a typed schema: what it lets through has the schema's type. */
+export function compileInput<S extends TSchema>(schema: S): ValidateFunction<Static<S>> {
+  return compileBody<Static<S>>(schema);
+}
+
 /**
  * A whole number written plainly. ajv's own coercion would also take `1e3`, `0x10` and ` 10`
  * for 1000, 16 and 10; a query parameter means what it says or it is a 422.
@@ -92,7 +98,8 @@ const DECIMAL = /^(?:0|[1-9]\d{0,15})$/;
  * parameters (`limit`) are read as numbers when written as plain decimals, then validated.
  * Anything else stays text, and fails as such.
  */
-export function compileQuery<T>(schema: JsonSchema): ValidateFunction<T> {
+export function compileQuery<S extends TSchema>(schema: S): ValidateFunction<Static<S>> {
+  type T = Static<S>;
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
   const integers = Object.keys(properties).filter((name) => properties[name]?.type === 'integer');
   const validate = compileBody<T>(schema);
@@ -165,15 +172,31 @@ export function errorDetails(errors: readonly ErrorObject[], prefix = ''): Error
   return details;
 }
 
-/** The contract's 422 for these details; the message names the first failing field. */
-export function validationFailed(details: ErrorDetail[]): ApiError {
+/**
+ * The contract's `validation_failed` for these details (a 422 unless `status` says otherwise);
+ * the message names the first failing field.
+ */
+export function validationFailed(details: ErrorDetail[], status?: number): ApiError {
   const shown = details.slice(0, MAX_ERROR_DETAILS);
   const first = shown[0] ?? { path: '', message: 'is invalid' };
   const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
-  return new ApiError('validation_failed', `${dotted(first.path)}: ${first.message}${more}`, { details: shown });
+  return new ApiError('validation_failed', `${dotted(first.path)}: ${first.message}${more}`, {
+    details: shown,
+    ...(status === undefined ? {} : { status }),
+  });
 }
 
 /** The failures of `validate` on `data` (empty when it passes), pointers under `prefix`. */
 export function check(validate: ValidateFunction, data: unknown, prefix = ''): ErrorDetail[] {
   return validate(data) ? [] : errorDetails(validate.errors ?? [], prefix);
+}
+
+/**
+ * `data` as the validator's type when it passes; otherwise undefined, with its failures added
+ * to `details` (pointers under `prefix`). The type comes from the validator, never a cast.
+ */
+export function validated<T>(validate: ValidateFunction<T>, data: unknown, details: ErrorDetail[], prefix = ''): T | undefined {
+  if (validate(data)) return data;
+  details.push(...errorDetails(validate.errors ?? [], prefix));
+  return undefined;
 }

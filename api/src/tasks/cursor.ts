@@ -3,9 +3,8 @@
  * at full stored precision, in microseconds, and its id) and the filters it was issued for.
  * Opaque to clients: base64url of a small JSON array.
  */
-import type { ApiError } from '../errors.js';
 import { TASK_PRIORITIES, TASK_STATUSES, type TaskPriority, type TaskStatus } from '../schemas/tasks.js';
-import { validationFailed } from '../schemas/validate.js';
+import { OperationError } from './errors.js';
 
 const CURSOR_VERSION = 1;
 /**
@@ -34,20 +33,20 @@ export function encodeCursor(position: CursorPosition, filters: ListFilters): st
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }
 
-function invalid(pointer: string, message: string): ApiError {
-  return validationFailed([{ path: pointer, message }]);
+function invalid(message: string): OperationError {
+  return new OperationError('invalid_input', message, 'cursor');
 }
 
 /**
- * The position a cursor names, if it is one this API issued for these filters; otherwise a
- * 422 whose detail points at `pointer` (`/payload/cursor` or `/query/cursor`).
+ * The position a cursor names, if it is one this API issued for these filters; otherwise an
+ * `invalid_input` error naming the `cursor` field (each transport points at it its own way).
  */
-export function decodeCursor(cursor: string, filters: ListFilters, pointer: string): CursorPosition {
+export function decodeCursor(cursor: string, filters: ListFilters): CursorPosition {
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    throw invalid(pointer, 'is not a cursor this API issued');
+    throw invalid('is not a cursor this API issued');
   }
   if (
     !Array.isArray(value) ||
@@ -60,10 +59,10 @@ export function decodeCursor(cursor: string, filters: ListFilters, pointer: stri
     !(value[3] === null || (TASK_STATUSES as readonly unknown[]).includes(value[3])) ||
     !(value[4] === null || (TASK_PRIORITIES as readonly unknown[]).includes(value[4]))
   ) {
-    throw invalid(pointer, 'is not a cursor this API issued');
+    throw invalid('is not a cursor this API issued');
   }
   if (value[3] !== (filters.status ?? null) || value[4] !== (filters.priority ?? null)) {
-    throw invalid(pointer, 'was issued for other filters: list with the same status and priority as the page it came from');
+    throw invalid('was issued for other filters: list with the same status and priority as the page it came from');
   }
   return { createdMicros: value[1], id: value[2] };
 }

@@ -1,43 +1,38 @@
 /**
- * SQL for the `tasks` table: one statement per operation, each one round trip, each under the
- * query deadline (`withDeadline`). Every statement names the `user_id`, so a task is only ever
- * read, changed or deleted by its own user.
+ * The statements of the `tasks` table: one per operation, each one round trip. They are built
+ * here and run by the operations (`operations.ts`) under the query deadline. Every statement
+ * names the `user_id`, so a task is only ever read, changed or deleted by its own user.
  *
  * Rows come back in the API's JSON shape: PostgreSQL formats the times (UTC, ISO 8601,
  * milliseconds), so a row is a response as it stands and an idempotent replay (`to_jsonb` of
  * the same columns) is byte-for-byte the first response's data.
  */
-import { withDeadline, type Db, type Queryable } from '../db.js';
-import type { Task, TaskPriority, TaskStatus } from '../schemas/tasks.js';
+import type { Queryable } from '../db.js';
+import { TASK_FIELDS, TaskSchema, type Task, type TaskPriority, type TaskStatus } from '../schemas/tasks.js';
 import type { CursorPosition, ListFilters } from './cursor.js';
 
 /** UTC, ISO 8601, milliseconds (`to_char` truncates, as JavaScript's Date does). */
 function isoUtc(column: string): string {
-  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}`;
 }
 
-/** The ten fields of a task, in the contract's order. A constant: no input ever reaches it. */
-const TASK_COLUMNS = `id, user_id, title, description, status, priority,
-  ${isoUtc('due_date')} as due_date, ${isoUtc('created_at')} as created_at,
-  ${isoUtc('updated_at')} as updated_at, ${isoUtc('completed_at')} as completed_at`;
+/** Whether a field of the task schema is a time (written out by PostgreSQL, see `isoUtc`). */
+function isTime(field: keyof Task): boolean {
+  return (TaskSchema.properties[field] as { format?: unknown }).format === 'date-time';
+}
+
+/**
+ * The ten fields of a task, in the contract's order, from the task schema (the one place they
+ * are written). A constant: no input ever reaches it.
+ */
+const TASK_COLUMNS = TASK_FIELDS.map((field) => (isTime(field) ? isoUtc(field) : field)).join(', ');
 
 /** `created_at` in microseconds since the epoch: the keyset cursor's full-precision position. */
 const CREATED_MICROS = `(extract(epoch from created_at) * 1000000)::int8 as created_micros`;
 
 /** The ten fields of a row that carries more (a page row's cursor position, a jsonb replay). */
 export function pickTask(row: Task): Task {
-  return {
-    id: row.id,
-    user_id: row.user_id,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    priority: row.priority,
-    due_date: row.due_date,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    completed_at: row.completed_at,
-  };
+  return Object.fromEntries(TASK_FIELDS.map((field) => [field, row[field]])) as Task;
 }
 
 /**
@@ -65,42 +60,34 @@ function taskColumns(sql: Queryable) {
   return constant(sql, TASK_COLUMNS);
 }
 
-/** A task to insert, validated and normalized. */
+/** A task to insert: its owner and its fields, validated and normalized. */
 export interface NewTask {
+  user_id: string;
   title: string;
   description: string | null;
   status: TaskStatus;
   priority: TaskPriority | null;
-  dueDate: Date | null;
+  due_date: Date | null;
 }
 
 /**
- * The INSERT of a new task, as a fragment: run alone by `insertTask`, or inside the statement
- * that also remembers an idempotent create (`idempotency/sql.ts`). A task created completed
- * is completed at its creation time (`now()` is one value per statement).
+ * The INSERT of a new task: run alone, or inside the statement that also remembers an
+ * idempotent create (`idempotency/`). A task created completed is completed at its creation
+ * time (`now()` is one value per statement; created_at and updated_at default to it). Written
+ * out rather than with porsager's `sql(object, columns)`: that helper binds every value as a
+ * parameter, and completed_at must be the statement's own `now()`.
  */
-export function insertTaskStatement(sql: Queryable, userId: string, task: NewTask) {
+export function insertTaskStatement(sql: Queryable, task: NewTask) {
   return sql<Task[]>`
-    insert into tasks (user_id, title, description, status, priority, due_date, created_at, updated_at, completed_at)
-    values (${userId}, ${task.title}, ${task.description}, ${task.status}, ${task.priority}, ${task.dueDate},
-            now(), now(), case when ${task.status}::text = 'completed' then now() end)
+    insert into tasks (user_id, title, description, status, priority, due_date, completed_at)
+    values (${task.user_id}, ${task.title}, ${task.description}, ${task.status}, ${task.priority}, ${task.due_date},
+            case when ${task.status}::text = 'completed' then now() end)
     returning ${taskColumns(sql)}`;
 }
 
-/** Inserts a task (one statement) and returns it. */
-export async function insertTask(db: Db, userId: string, task: NewTask): Promise<Task> {
-  const [row] = await withDeadline(insertTaskStatement(db.sql, userId, task), db.queryTimeoutMs);
-  if (row === undefined) throw new Error('insert into tasks returned no row');
-  return row;
-}
-
 /** The user's task with this id, if any. */
-export async function selectTask(db: Db, userId: string, id: string): Promise<Task | undefined> {
-  const [row] = await withDeadline(
-    db.sql<Task[]>`select ${taskColumns(db.sql)} from tasks where id = ${id} and user_id = ${userId}`,
-    db.queryTimeoutMs,
-  );
-  return row;
+export function selectTaskStatement(sql: Queryable, userId: string, id: string) {
+  return sql<Task[]>`select ${taskColumns(sql)} from tasks where id = ${id} and user_id = ${userId}`;
 }
 
 /** A task of a page, with its cursor position. */
@@ -130,65 +117,35 @@ export function taskPageStatement(sql: Queryable, userId: string, filters: ListF
       limit ${limit}`;
 }
 
-/** Up to `limit` tasks of the user after `after` (see `taskPageStatement`). */
-export async function selectTaskPage(
-  db: Db,
-  userId: string,
-  filters: ListFilters,
-  after: CursorPosition | undefined,
-  limit: number,
-): Promise<PageRow[]> {
-  return await withDeadline(taskPageStatement(db.sql, userId, filters, after, limit), db.queryTimeoutMs);
-}
-
 /** The columns an update sets; absent ones stay as they are, null clears a nullable one. */
-export interface TaskUpdate {
-  title?: string;
-  description?: string | null;
-  status?: TaskStatus;
-  priority?: TaskPriority | null;
-  dueDate?: Date | null;
-}
+export type TaskChanges = Partial<Pick<NewTask, 'title' | 'description' | 'status' | 'priority' | 'due_date'>>;
 
 /**
- * Applies `changes` in one UPDATE and returns the task, or undefined when the user has no
- * such task. `completed_at`: kept when the task was already completed, set to now when it
- * becomes completed, cleared when the status becomes anything else, untouched without a status.
+ * Applies `changes` in one UPDATE, returning the task (no row when the user has no such task).
+ * Only the columns present are set (porsager's `sql(object, columns)`). `completed_at`: kept
+ * when the task was already completed, set to now when it becomes completed, cleared when the
+ * status becomes anything else, untouched without a status.
  */
-export async function updateTask(db: Db, userId: string, id: string, changes: TaskUpdate): Promise<Task | undefined> {
-  const sql = db.sql;
-  const assignments: Record<string, string | Date | null> = {};
-  if (changes.title !== undefined) assignments.title = changes.title;
-  if (changes.description !== undefined) assignments.description = changes.description;
-  if (changes.status !== undefined) assignments.status = changes.status;
-  if (changes.priority !== undefined) assignments.priority = changes.priority;
-  if (changes.dueDate !== undefined) assignments.due_date = changes.dueDate;
+export function updateTaskStatement(sql: Queryable, userId: string, id: string, changes: TaskChanges) {
+  const columns = (Object.keys(changes) as (keyof TaskChanges)[]).filter((column) => changes[column] !== undefined);
   const completedAt =
     changes.status === undefined
       ? sql``
       : changes.status === 'completed'
         ? sql`, completed_at = coalesce(completed_at, now())`
         : sql`, completed_at = null`;
-  const [row] = await withDeadline(
-    sql<Task[]>`
-      update tasks set ${sql(assignments)}, updated_at = now() ${completedAt}
+  return sql<Task[]>`
+      update tasks set ${sql(changes, columns)}, updated_at = now() ${completedAt}
       where id = ${id} and user_id = ${userId}
-      returning ${taskColumns(sql)}`,
-    db.queryTimeoutMs,
-  );
-  return row;
+      returning ${taskColumns(sql)}`;
 }
 
-/** Deletes the user's task; its id as stored (lowercase), or undefined when there was none. */
-export async function deleteTask(db: Db, userId: string, id: string): Promise<string | undefined> {
-  const [row] = await withDeadline(
-    db.sql<{ id: string }[]>`delete from tasks where id = ${id} and user_id = ${userId} returning id`,
-    db.queryTimeoutMs,
-  );
-  return row?.id;
+/** Deletes the user's task, returning its id as stored (lowercase); no row when there was none. */
+export function deleteTaskStatement(sql: Queryable, userId: string, id: string) {
+  return sql<{ id: string }[]>`delete from tasks where id = ${id} and user_id = ${userId} returning id`;
 }
 
-/** The counts `selectStats` returns. */
+/** The counts `statsStatement` returns. */
 export interface StatsRow {
   total_tasks: number;
   pending_tasks: number;
@@ -210,11 +167,4 @@ export function statsStatement(sql: Queryable, userId: string) {
              count(*) filter (where status = 'completed')::int as completed_tasks,
              count(*) filter (where status <> 'completed' and due_date < now())::int as overdue_tasks
       from tasks where user_id = ${userId}`;
-}
-
-/** The user's counts in one aggregate (see `statsStatement`). */
-export async function selectStats(db: Db, userId: string): Promise<StatsRow> {
-  const [row] = await withDeadline(statsStatement(db.sql, userId), db.queryTimeoutMs);
-  if (row === undefined) throw new Error('the stats aggregate returned no row');
-  return row;
 }

@@ -1,20 +1,23 @@
 /**
- * What the transports share between reading a request and calling a handler: the body (413,
- * 415, 400 in `http/body.ts`), then every schema check at once (422 naming each failing
- * field), then the envelope on the way out.
+ * What the transports share between reading a request and calling an operation: the body
+ * (413, 415, 400 in `http/body.ts`), the schema checks (each failing field in `details`), the
+ * `Idempotency-Key`, an operation's refusals in the transport's terms, and the answer (an
+ * envelope, or a listing written as it is read).
  */
+import { Type } from '@sinclair/typebox';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { ApiError, type ErrorDetail } from '../errors.js';
 import { success } from '../envelope.js';
 import { readJsonBody } from '../http/body.js';
-import type { CreateOutcome } from '../idempotency/create.js';
 import { requestHash } from '../idempotency/request-hash.js';
+import type { Outcome } from '../idempotency/once.js';
 import type { Transport } from '../idempotency/sql.js';
 import type { RouteContext, Services } from '../routes.js';
-import { strictObject } from '../schemas/common.js';
-import type { CreateTaskPayload } from '../schemas/tasks.js';
-import { check, compileBody, validationFailed } from '../schemas/validate.js';
-import { createTask } from '../tasks/handlers.js';
+import type { CreateTaskInput, Task } from '../schemas/tasks.js';
+import { compileBody, compileInput, validated, validationFailed } from '../schemas/validate.js';
+import { OperationError } from '../tasks/errors.js';
+import { createTask } from '../tasks/operations.js';
+import { writeListing } from './listing.js';
 
 /** `Idempotency-Key`: 1..255 characters (the contract). */
 export const IdempotencyKeySchema = {
@@ -31,16 +34,14 @@ const validateIdempotencyKey = compileBody<string>(IdempotencyKeySchema);
 /** The response header that marks an idempotent replay. */
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
-/** A body for routes that take none: absent, empty, or `{}` (anything in it is unknown). */
-const validateNoBody = compileBody(strictObject({}));
+/** Nothing: for a route without parameters, query or body (an empty body or `{}` is tolerated). */
+export const NOTHING = compileInput(Type.Object({}, { additionalProperties: false }));
 
-/** The `Idempotency-Key` header, if sent; a bad one adds to `details` (validated with the body). */
+/** The `Idempotency-Key` header, if sent; a bad one adds to `details`. */
 export function readIdempotencyKey(ctx: RouteContext, details: ErrorDetail[]): string | undefined {
-  // Present but empty is a 422, not "no key": look at the raw header, not ctx.get's ''.
+  // Present but empty is invalid, not "no key": look at the raw header, not ctx.get's ''.
   if (ctx.req.headers['idempotency-key'] === undefined) return undefined;
-  const value = ctx.get('Idempotency-Key');
-  details.push(...check(validateIdempotencyKey, value, '/headers/idempotency-key'));
-  return value;
+  return validated(validateIdempotencyKey, ctx.get('Idempotency-Key'), details, '/headers/idempotency-key');
 }
 
 /** `title` without surrounding whitespace, before validation (lengths count after trimming). */
@@ -70,100 +71,110 @@ function undecodableParams(ctx: RouteContext): ErrorDetail[] {
   return details;
 }
 
-/** What a route validates, besides its key. */
-export interface InputSpec {
+/** What a route validates, besides its key (`NOTHING` where it takes nothing). */
+export interface InputSpec<P, Q, B> {
   /** Path parameters (`ctx.params`); failures point at `/path/<name>`. */
-  params?: ValidateFunction;
-  /** The query string; failures point at `/query/<name>`. Omitted: no parameter is accepted. */
-  query?: ValidateFunction;
-  /** The body; omitted: the route takes none (an empty body or `{}` is tolerated). */
-  body?: { validate: ValidateFunction; normalize?: (body: Record<string, unknown>) => Record<string, unknown> };
+  params: ValidateFunction<P>;
+  /** The query string; failures point at `/query/<name>`. */
+  query: ValidateFunction<Q>;
+  /** The body; a route that needs one answers 400 without it. */
+  body: ValidateFunction<B>;
+  bodyRequired?: boolean;
+  /** Applied to the body before validation (e.g. trimming the title). */
+  normalize?: (body: Record<string, unknown>) => Record<string, unknown>;
   /** Whether the route honours `Idempotency-Key`. */
   idempotent?: boolean;
 }
 
 /** A request's validated input. */
-export interface Input {
-  params: Record<string, string>;
-  query: Record<string, unknown>;
+export interface Input<P, Q, B> {
+  params: P;
+  query: Q;
   /** The validated (and normalized) body; `{}` for routes without one. */
-  body: Record<string, unknown>;
+  body: B;
   /** The body as sent (parsed), for the idempotency hash. */
   sentBody: Record<string, unknown> | undefined;
   idempotencyKey: string | undefined;
 }
 
-/** Reads and validates a `/v1` or `/admin` request in the contract's order. */
-export async function readInput(ctx: RouteContext, spec: InputSpec): Promise<Input> {
+/** Reads and validates a `/v1` or `/admin` request in the contract's order; every failure is one 422. */
+export async function readInput<P, Q, B>(ctx: RouteContext, spec: InputSpec<P, Q, B>): Promise<Input<P, Q, B>> {
   const sentBody = await readJsonBody(ctx);
-  if (spec.body !== undefined && sentBody === undefined) {
+  if (spec.bodyRequired === true && sentBody === undefined) {
     throw new ApiError('malformed_json', 'This route needs a JSON object body');
   }
-  const details: ErrorDetail[] = [];
-  const params = { ...ctx.params };
-  if (spec.params !== undefined) {
-    details.push(...undecodableParams(ctx));
-    details.push(...check(spec.params, params, '/path'));
-  }
+  const details: ErrorDetail[] = undecodableParams(ctx);
+  const params = validated(spec.params, { ...ctx.params }, details, '/path');
   // A copy: reading numbers (limit=20 → 20) writes into the object it validates.
-  const query: Record<string, unknown> = { ...ctx.query };
-  details.push(...check(spec.query ?? validateNoBody, query, '/query'));
-  let body: Record<string, unknown> = sentBody ?? {};
-  if (spec.body === undefined) {
-    details.push(...check(validateNoBody, body));
-  } else {
-    body = spec.body.normalize === undefined ? body : spec.body.normalize(body);
-    details.push(...check(spec.body.validate, body));
-  }
+  const query = validated(spec.query, { ...ctx.query }, details, '/query');
+  const rawBody = sentBody ?? {};
+  const body = validated(spec.body, spec.normalize === undefined ? rawBody : spec.normalize(rawBody), details);
   const idempotencyKey = spec.idempotent === true ? readIdempotencyKey(ctx, details) : undefined;
-  if (details.length > 0) throw validationFailed(details);
+  if (details.length > 0 || params === undefined || query === undefined || body === undefined) throw validationFailed(details);
   return { params, query, body, sentBody, idempotencyKey };
 }
 
-/** Answers with the success envelope. */
-export function respond(ctx: RouteContext, services: Services, status: number, data: unknown): void {
+/** How a transport answers an operation's refusals: where a field points, what status a bad one gets. */
+export interface OperationErrorStyle {
+  /** The JSON pointer of an input field in this transport's request (`/payload/cursor`, `/query/cursor`). */
+  pointer(field: string): string;
+  /** The status of invalid input (400 on `/execute`, 422 on `/v1`). */
+  invalidStatus?: number;
+}
+
+/** Runs an operation, its refusals becoming this transport's errors. */
+export async function calling<T>(style: OperationErrorStyle, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof OperationError)) throw error;
+    if (error.code === 'not_found') throw new ApiError('not_found', error.message, { cause: error });
+    throw validationFailed([{ path: style.pointer(error.field ?? ''), message: error.message }], style.invalidStatus);
+  }
+}
+
+/** Answers with the operation's data: an envelope, or a listing written as it is read. */
+export async function respond(ctx: RouteContext, services: Services, status: number, data: unknown): Promise<void> {
+  if (await writeListing(ctx, services, data)) return;
   ctx.status = status;
   ctx.body = success(data, services.clock.now());
 }
 
 /** The service key the request authenticated with (the route requires one). */
-export function serviceKeyId(ctx: RouteContext): string {
+function serviceKeyId(ctx: RouteContext): string {
   const key = ctx.state.serviceKey;
   if (key === undefined) throw new Error('a service-key route ran without authentication');
   return key.id;
 }
 
 /**
- * `create-task` as both transports run it: with an `Idempotency-Key`, the create is scoped to
- * the service key and transport and remembered with the hash of what was sent (`bodyKeys`:
- * the fields that make two bodies the same request); a replay is marked by its header.
+ * `create-task` as both transports run it, wrapped by idempotency: with an `Idempotency-Key`,
+ * the run is scoped to the service key and transport and remembered with the hash of what was
+ * sent (`bodyKeys`: the fields that make two bodies the same request); a replay is marked by
+ * its header.
  */
 export async function createTaskFrom(
   ctx: RouteContext,
   services: Services,
-  input: {
+  request: {
     transport: Transport;
     userId: string;
-    payload: CreateTaskPayload;
+    input: CreateTaskInput;
     responseStatus: number;
     idempotencyKey: string | undefined;
     sentBody: unknown;
     bodyKeys: readonly string[];
   },
-): Promise<CreateOutcome> {
-  const { idempotencyKey } = input;
-  const outcome = await createTask(services.tasks, {
-    userId: input.userId,
-    payload: input.payload,
-    responseStatus: input.responseStatus,
-    idempotency:
-      idempotencyKey === undefined
-        ? undefined
-        : {
-            scope: { serviceKeyId: serviceKeyId(ctx), transport: input.transport, key: idempotencyKey },
-            requestHash: requestHash(input.sentBody, input.bodyKeys),
-          },
-  });
+): Promise<Outcome<Task>> {
+  const { idempotencyKey } = request;
+  const remember =
+    idempotencyKey === undefined
+      ? undefined
+      : {
+          scope: { serviceKeyId: serviceKeyId(ctx), transport: request.transport, key: idempotencyKey },
+          requestHash: requestHash(request.sentBody, request.bodyKeys),
+        };
+  const outcome = await services.runOnce(createTask, request.userId, request.input, { responseStatus: request.responseStatus, remember });
   if (outcome.replayed) ctx.set(REPLAYED_HEADER, 'true');
   return outcome;
 }

@@ -1,0 +1,271 @@
+/**
+ * The six task operations, as one table: each is a name, the schema of its input, the schema
+ * of its data, and `run(deps, userId, input)`. They know nothing of HTTP: no status codes, no
+ * JSON pointers, no request; a refusal is an `OperationError` naming the field at fault. The
+ * transports (`/execute`, `/v1`) read and validate their own input into an operation's input,
+ * call `run` and shape the answer.
+ *
+ * Each operation is one SQL statement (`sql.ts`) run under the query deadline; a listing is
+ * a series of bounded keyset batches, read as the answer is written.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import { withDeadline, type Db, type Queryable } from '../db.js';
+import type { JsonSchema } from '../schemas/common.js';
+import { toDate } from '../schemas/date-time.js';
+import {
+  CreateTaskInputSchema,
+  DeletedTaskSchema,
+  ListTasksInputSchema,
+  NoInputSchema,
+  TaskIdInputSchema,
+  TaskPageSchema,
+  TaskSchema,
+  TaskStatsSchema,
+  UpdateTaskInputSchema,
+  type CreateTaskInput,
+  type DeletedTask,
+  type ListTasksInput,
+  type Task,
+  type TaskIdInput,
+  type TaskStats,
+  type UpdateTaskInput,
+} from '../schemas/tasks.js';
+import { decodeCursor, encodeCursor, type CursorPosition } from './cursor.js';
+import { OperationError } from './errors.js';
+import {
+  deleteTaskStatement,
+  insertTaskStatement,
+  pickTask,
+  selectTaskStatement,
+  statsStatement,
+  taskPageStatement,
+  updateTaskStatement,
+  type NewTask,
+  type PageRow,
+  type TaskChanges,
+} from './sql.js';
+
+/** What the operations need from the app. */
+export interface TaskDeps {
+  db: Db;
+}
+
+/** One task operation: what it takes, what it gives, and how it runs. */
+export interface Operation<S extends TSchema, Data> {
+  readonly name: OperationName;
+  readonly summary: string;
+  /** The input, as a schema; `run` takes what it validates. */
+  readonly input: S;
+  /** The data it answers, as a schema (for the documentation). */
+  readonly output: JsonSchema;
+  run(deps: TaskDeps, userId: string, input: Static<S>): Promise<Data>;
+}
+
+/** The operations' names: `/execute`'s actions. */
+export const OPERATION_NAMES = ['create-task', 'list-tasks', 'get-task', 'update-task', 'delete-task', 'get-stats'] as const;
+/** One of `OPERATION_NAMES`. */
+export type OperationName = (typeof OPERATION_NAMES)[number];
+
+/** Another user's task and no task at all answer alike: nothing tells them apart. */
+function taskNotFound(): OperationError {
+  return new OperationError('not_found', 'No such task for this user_id');
+}
+
+/** The single row a statement returns when it found its task. */
+async function oneRow<T>(deps: TaskDeps, statement: PromiseLike<readonly T[]>): Promise<T | undefined> {
+  const [row] = await withDeadline(statement, deps.db.queryTimeoutMs);
+  return row;
+}
+
+/** The row of a task to insert: defaults filled in, the due date read as an instant. */
+function newTask(userId: string, input: CreateTaskInput): NewTask {
+  return {
+    user_id: userId,
+    title: input.title,
+    description: input.description ?? null,
+    status: input.status ?? 'pending',
+    priority: input.priority ?? null,
+    due_date: input.due_date === undefined || input.due_date === null ? null : toDate(input.due_date),
+  };
+}
+
+/**
+ * `create-task`. Its statement is also what an idempotent create runs inside the statement
+ * that remembers it (`idempotency/`), and `replay` restores a remembered task's field order.
+ */
+export const createTask: Operation<typeof CreateTaskInputSchema, Task> & {
+  statement(sql: Queryable, userId: string, input: CreateTaskInput): ReturnType<typeof insertTaskStatement>;
+  replay(stored: Task): Task;
+} = {
+  name: 'create-task',
+  summary: 'Create a task',
+  input: CreateTaskInputSchema,
+  output: TaskSchema,
+  statement: (sql: Queryable, userId: string, input: CreateTaskInput) => insertTaskStatement(sql, newTask(userId, input)),
+  replay: pickTask,
+  async run(deps: TaskDeps, userId: string, input: CreateTaskInput): Promise<Task> {
+    const task = await oneRow(deps, createTask.statement(deps.db.sql, userId, input));
+    if (task === undefined) throw new Error('insert into tasks returned no row');
+    return task;
+  },
+};
+
+/**
+ * Tasks read per statement while a listing is written. Bounds what one listing holds in
+ * memory (a task is at most ~42 KB as JSON) whatever its length; each batch is one index scan
+ * under its own deadline, so a slow reader never holds a connection or a transaction open.
+ */
+export const LIST_BATCH_SIZE = 50;
+
+/** The end of a listing, known once its tasks were read through. */
+export interface ListingEnd {
+  count: number;
+  next_cursor: string | null;
+}
+
+/**
+ * `list-tasks`' data, read as it is written: `tasks` yields the tasks (fetched in batches as
+ * the reader asks for them), then `end()` tells the count and the cursor to the next page.
+ * The first batch is fetched before `run` resolves, so a fault or a bad cursor is still an
+ * ordinary error, not a broken answer.
+ */
+export class TaskListing {
+  readonly tasks: AsyncIterable<Task>;
+  /** True when the first batch is the whole listing: reading `tasks` touches the database no more. */
+  readonly whole: boolean;
+  private ending: ListingEnd | undefined;
+
+  constructor(whole: boolean, batches: (finish: (end: ListingEnd) => void) => AsyncIterable<Task>) {
+    this.whole = whole;
+    this.tasks = batches((end) => (this.ending = end));
+  }
+
+  /** The count and the next cursor; only once `tasks` was read through. */
+  end(): ListingEnd {
+    if (this.ending === undefined) throw new Error('TaskListing.end() before its tasks were read');
+    return this.ending;
+  }
+}
+
+/**
+ * `list-tasks`: newest first, ties broken by id. With a `limit`, a page: one row more than the
+ * page tells whether another follows, so an exactly full last page has no `next_cursor`.
+ * Without one, every matching task, and no cursor.
+ */
+export const listTasks: Operation<typeof ListTasksInputSchema, TaskListing> = {
+  name: 'list-tasks',
+  summary: "The user's tasks (a page with `limit`)",
+  input: ListTasksInputSchema,
+  output: TaskPageSchema,
+  async run(deps, userId, input: ListTasksInput) {
+    const filters = { status: input.status, priority: input.priority };
+    const limit = input.limit ?? Number.POSITIVE_INFINITY;
+    const fetch = (after: CursorPosition | undefined, wanted: number): Promise<PageRow[]> =>
+      withDeadline(taskPageStatement(deps.db.sql, userId, filters, after, wanted + 1), deps.db.queryTimeoutMs);
+    const start = input.cursor === undefined ? undefined : decodeCursor(input.cursor, filters);
+    const firstWanted = Math.min(LIST_BATCH_SIZE, limit);
+    const first = await fetch(start, firstWanted);
+    // Whole when nothing follows the first batch, or when it completes the page.
+    const whole = first.length <= firstWanted || limit <= LIST_BATCH_SIZE;
+
+    return new TaskListing(whole, async function* batches(finish) {
+      let rows = first;
+      let served = 0;
+      for (;;) {
+        const wanted = Math.min(LIST_BATCH_SIZE, limit - served);
+        const batch = rows.slice(0, wanted);
+        for (const row of batch) yield pickTask(row);
+        served += batch.length;
+        const last = batch.at(-1);
+        // Fewer rows than asked for: nothing follows.
+        if (rows.length <= wanted || last === undefined) return finish({ count: served, next_cursor: null });
+        const position = { createdMicros: last.created_micros, id: last.id };
+        if (served >= limit) return finish({ count: served, next_cursor: encodeCursor(position, filters) });
+        rows = await fetch(position, Math.min(LIST_BATCH_SIZE, limit - served));
+      }
+    });
+  },
+};
+
+/** `get-task`. */
+export const getTask: Operation<typeof TaskIdInputSchema, Task> = {
+  name: 'get-task',
+  summary: 'One task',
+  input: TaskIdInputSchema,
+  output: TaskSchema,
+  async run(deps, userId, input: TaskIdInput) {
+    const task = await oneRow(deps, selectTaskStatement(deps.db.sql, userId, input.task_id));
+    if (task === undefined) throw taskNotFound();
+    return task;
+  },
+};
+
+/** The columns an update's input changes: the fields present (null clears), the due date as an instant. */
+function taskChanges(input: UpdateTaskInput): TaskChanges {
+  const { task_id: _taskId, due_date: dueDate, ...fields } = input;
+  return { ...fields, ...(dueDate === undefined ? {} : { due_date: dueDate === null ? null : toDate(dueDate) }) };
+}
+
+/** `update-task`: the fields present change (null clears), `completed_at` follows the status. */
+export const updateTask: Operation<typeof UpdateTaskInputSchema, Task> = {
+  name: 'update-task',
+  summary: 'Change a task',
+  input: UpdateTaskInputSchema,
+  output: TaskSchema,
+  async run(deps, userId, input: UpdateTaskInput) {
+    const task = await oneRow(deps, updateTaskStatement(deps.db.sql, userId, input.task_id, taskChanges(input)));
+    if (task === undefined) throw taskNotFound();
+    return task;
+  },
+};
+
+/** `delete-task`. */
+export const deleteTask: Operation<typeof TaskIdInputSchema, DeletedTask> = {
+  name: 'delete-task',
+  summary: 'Delete a task',
+  input: TaskIdInputSchema,
+  output: DeletedTaskSchema,
+  async run(deps, userId, input: TaskIdInput) {
+    const row = await oneRow(deps, deleteTaskStatement(deps.db.sql, userId, input.task_id));
+    if (row === undefined) throw taskNotFound();
+    // The id as stored, not as sent: a client compares it with the task's `id`.
+    return { success: true, deleted_id: row.id };
+  },
+};
+
+/** completed / total × 100, rounded half up to 2 decimals; 0 without tasks. */
+export function completionRate(completed: number, total: number): number {
+  // Integer arithmetic up to the last step: completed × 10000 / total is exact or rounds
+  // correctly for any realistic count, so x.xx5 rounds up as a person would expect.
+  return total === 0 ? 0 : Math.round((completed * 10_000) / total) / 100;
+}
+
+/** `get-stats`. */
+export const getStats: Operation<typeof NoInputSchema, TaskStats> = {
+  name: 'get-stats',
+  summary: "The user's task counts",
+  input: NoInputSchema,
+  output: TaskStatsSchema,
+  async run(deps, userId) {
+    const counts = await oneRow(deps, statsStatement(deps.db.sql, userId));
+    if (counts === undefined) throw new Error('the stats aggregate returned no row');
+    return {
+      total_tasks: counts.total_tasks,
+      pending_tasks: counts.pending_tasks,
+      in_progress_tasks: counts.in_progress_tasks,
+      completed_tasks: counts.completed_tasks,
+      completion_rate: completionRate(counts.completed_tasks, counts.total_tasks),
+      overdue_tasks: counts.overdue_tasks,
+    };
+  },
+};
+
+/** The table: every operation by name, in the contract's order. */
+export const TASK_OPERATIONS = {
+  'create-task': createTask,
+  'list-tasks': listTasks,
+  'get-task': getTask,
+  'update-task': updateTask,
+  'delete-task': deleteTask,
+  'get-stats': getStats,
+} satisfies Record<OperationName, Operation<TSchema, unknown>>;
