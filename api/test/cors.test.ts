@@ -1,5 +1,5 @@
 /**
- * CORS (../shared/spec/api.md, "CORS"): only listed origins get CORS headers, a preflight
+ * CORS (docs/api.md, "CORS"): only listed origins get CORS headers, a preflight
  * needs no key, the contract's headers are allowed, error responses keep the headers.
  */
 import { expect } from 'chai';

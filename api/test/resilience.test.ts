@@ -1,5 +1,5 @@
 /**
- * Database faults (../shared/spec/api.md: 503 `unavailable` with Retry-After; the issue: fail
+ * Database faults (docs/api.md: 503 `unavailable` with Retry-After; the issue: fail
  * fast, recover by itself, never pile requests up). A loopback TCP proxy between the API and
  * PostgreSQL cuts or holds the line while requests are in flight.
  *

@@ -3,6 +3,7 @@
  * bare Koa server's (issue 14's targets); then issue 6's targets against the earlier Python
  * service's numbers (FastAPI + asyncpg, same machine kind, same contract).
  */
+import type { MemoryReport } from './memory.js';
 import type { LoadResult } from './load.js';
 import type { ScenarioName } from './scenarios.js';
 
@@ -31,8 +32,13 @@ export interface BenchReport {
   startMs: number[];
   statementsMeasured: boolean;
   runs: ScenarioRun[];
+  /** The memory scenarios (`memory.ts`); null when skipped. */
+  memory: MemoryReport | null;
   soak: { durationS: number; requests: number; errors: number; rssAfterWarmupMb: number; rssAtEndMb: number } | null;
 }
+
+/** Issue 13: peak RSS under the largest pages and the longest listing. */
+export const MEMORY_TARGET_MB = 256;
 
 /**
  * The reference (issue 6): its req/s and p99 over two interleaved rounds, and the bare Koa
@@ -173,6 +179,15 @@ export function formatReport(report: BenchReport): string {
       `the key cache's own statements apart: at most ${keyStatements} in a run) | ${fixed(maxStatements, 2)} | ≤ ${TARGETS.statementsPerRequest} | ` +
       `${maxStatements === null ? 'not measured' : statementsMet ? 'yes' : 'NO'} |`,
   );
+  if (report.memory !== null) {
+    const { largestPages: pages, everyTask: every } = report.memory;
+    const pagesOk = pages.failures === 0 && pages.peakRssMb < MEMORY_TARGET_MB;
+    const everyOk = every.count === every.tasks && every.peakRssMb < MEMORY_TARGET_MB;
+    lines.push(
+      `| memory: ${pages.clients} concurrent pages of 1000 largest tasks (${fixed(pages.bytesPerPage / 1e6)} MB each), ${pages.rounds} rounds | peak RSS ${fixed(pages.peakRssMb)} MB, ${pages.failures} failures | < ${MEMORY_TARGET_MB} MB | ${pagesOk ? 'yes' : 'NO'} |`,
+      `| memory: list-tasks without limit, ${every.tasks} tasks (${fixed(every.bytes / 1e6)} MB in ${fixed(every.seconds)} s) | peak RSS ${fixed(every.peakRssMb)} MB, count ${every.count} | < ${MEMORY_TARGET_MB} MB | ${everyOk ? 'yes' : 'NO'} |`,
+    );
+  }
   if (report.soak !== null) {
     const { soak } = report;
     const growth = (soak.rssAtEndMb - soak.rssAfterWarmupMb) / soak.rssAfterWarmupMb;

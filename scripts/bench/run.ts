@@ -8,7 +8,9 @@
  *    users × tasks through the API (mixed statuses and priorities, some overdue).
  * 3. For each round and scenario: the bare server, then chapi, each with a warm-up and a
  *    measured run of autocannon from a separate process pinned to core 1.
- * 4. Reports req/s, p50/p99, non-2xx, the API's peak RSS, SQL statements per request
+ * 4. Memory (`memory.ts`): the API's peak RSS under 20 concurrent pages of 1000 largest-possible
+ *    tasks, and under one `list-tasks` of every task of a user with 100 000 tasks.
+ * 5. Reports req/s, p50/p99, non-2xx, the API's peak RSS, SQL statements per request
  *    (pg_stat_statements), the CPU the API and PostgreSQL spend per request, and the API's
  *    CPU per request as a multiple of the bare server's in the same round (issue 14's
  *    measure: it survives the machine's noise better than req/s).
@@ -16,6 +18,8 @@
  * Options: --duration S (10) --warmup S (3) --connections N (32) --rounds N (2)
  *          --scenarios a,b (all) --users N (200) --tasks N (50) --soak S (60, 0 = none)
  *          --starts N (5: start-up time samples) --out DIR (.bench)
+ *          --memory-tasks N (100000: the unlimited listing's user; 0 = no memory scenarios)
+ *          --page-clients N (20: concurrent largest pages)
  *          --node-flags="…" (default: the image's, scripts/lib/runtime.ts)
  *          --cpu-prof (the API process writes a V8 CPU profile to <out>/profiles when it stops)
  */
@@ -35,6 +39,7 @@ import { freePort, startEmbeddedPostgres, takeOverTerminationSignals, type Runni
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../lib/runtime.js';
 import { waitFor } from '../lib/wait.js';
 import type { LoadResult, LoadSpec } from './load.js';
+import { measureMemory, seedMemoryScenarios } from './memory.js';
 import { cpuSeconds, rssMb, sampleRss, treeCpuSeconds } from './proc.js';
 import { formatReport, type ScenarioRun, type BenchReport } from './report.js';
 import { newTaskPayload, SCENARIOS, type ScenarioName, type SeedData } from './scenarios.js';
@@ -57,6 +62,8 @@ const { values: options } = parseArgs({
     soak: { type: 'string', default: '60' },
     starts: { type: 'string', default: '5' },
     out: { type: 'string', default: '.bench' },
+    'memory-tasks': { type: 'string', default: '100000' },
+    'page-clients': { type: 'string', default: '20' },
     'node-flags': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
   },
@@ -77,6 +84,8 @@ const settings = {
   tasksPerUser: number('tasks'),
   soakS: number('soak'),
   starts: Math.max(1, number('starts')),
+  memoryTasks: number('memory-tasks'),
+  pageClients: Math.max(1, number('page-clients')),
   nodeFlags: (options['node-flags'] ?? RUNTIME_NODE_FLAGS.join(' ')).split(' ').filter(Boolean),
   /** A profiled API spends more CPU per request: the report says so with this. */
   cpuProfile: options['cpu-prof'] === true,
@@ -307,6 +316,13 @@ async function main(): Promise<void> {
       }
     }
 
+    let memory: BenchReport['memory'] = null;
+    if (settings.memoryTasks > 0) {
+      log(`memory: ${settings.pageClients} concurrent largest pages; every task of a user with ${settings.memoryTasks}`);
+      await seedMemoryScenarios(sql, settings.memoryTasks);
+      memory = await measureMemory(apiUrl, apiKey, apiProcess.pid, { clients: settings.pageClients, rounds: 3, manyTasks: settings.memoryTasks });
+    }
+
     let soak: BenchReport['soak'] = null;
     if (settings.soakS > 0) {
       log(`soak: ${settings.soakS} s of mixed load`);
@@ -330,6 +346,7 @@ async function main(): Promise<void> {
       startMs: startTimes,
       statementsMeasured: hasStatements,
       runs,
+      memory,
       soak,
     };
     const outDir = path.resolve(ROOT, options.out ?? '.bench');

@@ -13,9 +13,22 @@
  *   a few milliseconds.
  * - `--v8-pool-size=1`: one V8 helper thread instead of four. A quarter of a core runs one
  *   thread at a time anyway; each idle helper still holds its stack and a malloc arena.
+ * - `--max-old-space-size=256`: V8 sizes its heap limit from the machine's memory, not the
+ *   task's cgroup, so without it the process could grow past the task's 512 MB before V8
+ *   collects, and be killed instead. Half the task leaves the other half for what lives
+ *   outside the old generation (code, the young generation, buffers, malloc). The API's own
+ *   heap stays far below it: listings are written in bounded batches (issue 13).
  * - `MALLOC_ARENA_MAX=2`: glibc otherwise gives busy threads their own arenas (up to 8 per
  *   core), memory that is freed but never returned.
  */
-export const RUNTIME_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--heap-growing-percent=25', '--v8-pool-size=1'];
+export const RUNTIME_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--heap-growing-percent=25',
+  '--v8-pool-size=1',
+  '--max-old-space-size=256',
+];
+
+/** The Fargate task memory the flags are sized for (MiB): `chapi:memory` in Pulumi.prod.yaml. */
+export const TASK_MEMORY_MIB = 512;
 
 export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };

@@ -23,7 +23,7 @@ describe('npm run bench (scripts/bench/run.ts)', function () {
   });
 
   it('runs every scenario through the real API, error-free, and writes the report', async () => {
-    const args = ['--duration', '1', '--warmup', '0', '--rounds', '1', '--users', '4', '--tasks', '6', '--soak', '2', '--starts', '1', '--connections', '4', '--out', outDir];
+    const args = ['--duration', '1', '--warmup', '0', '--rounds', '1', '--users', '4', '--tasks', '6', '--soak', '2', '--starts', '1', '--connections', '4', '--memory-tasks', '3000', '--page-clients', '2', '--out', outDir];
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/run.ts', ...args], {
       env: { ...process.env, DATABASE_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,6 +52,9 @@ describe('npm run bench (scripts/bench/run.ts)', function () {
     expect(stdout).to.include('API CPU ms/req ÷ bare Koa CPU ms/req');
     expect(stdout).to.include('| API peak RSS under load |');
     expect(stdout).to.match(/\| soak: 2 s mixed, \d+ requests \| 0 errors;/);
+    // The memory scenarios: every largest page answered whole, every task of the long listing.
+    expect(stdout).to.match(/\| memory: 2 concurrent pages of 1000 largest tasks \([\d.]+ MB each\), 3 rounds \| peak RSS [\d.]+ MB, 0 failures \|/);
+    expect(stdout).to.match(/\| memory: list-tasks without limit, 3000 tasks \([\d.]+ MB in [\d.]+ s\) \| peak RSS [\d.]+ MB, count 3000 \|/);
 
     const files = await readdir(outDir);
     const json = files.find((file) => file.endsWith('.json'));

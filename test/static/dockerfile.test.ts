@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { parse as parseYaml } from 'yaml';
 import { loadDockerignore } from '../../infra/build-inputs.js';
 import { isCi } from '../../scripts/lib/node-version.js';
-import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../../scripts/lib/runtime.js';
+import { RUNTIME_ENV, RUNTIME_NODE_FLAGS, TASK_MEMORY_MIB } from '../../scripts/lib/runtime.js';
 import {
   REPO_ROOT,
   copySteps,
@@ -114,6 +115,20 @@ describe('Dockerfile', () => {
     expect(chmodAt, 'RUN … chmod 1777 /tmp').to.be.greaterThan(-1);
     // Changes to a declared volume's path after the VOLUME line are discarded by the build.
     expect(keywords.indexOf('VOLUME')).to.be.greaterThan(chmodAt);
+  });
+
+  it("caps V8's old generation well inside the task's memory, the prod stack's chapi:memory", () => {
+    const stack = parseYaml(read('Pulumi.prod.yaml')) as { config: Record<string, string> };
+    const memory = /^(\d+(?:\.\d+)?)\s*(MB|GB)$/i.exec(stack.config['chapi:memory'] ?? '512 MB');
+    expect(memory, 'chapi:memory in MB or GB').to.not.equal(null);
+    const taskMib = Number(memory?.[1]) * (memory?.[2]?.toUpperCase() === 'GB' ? 1024 : 1);
+    expect(TASK_MEMORY_MIB, 'runtime.ts is sized for the stack').to.equal(taskMib);
+    const flag = RUNTIME_NODE_FLAGS.find((value) => value.startsWith('--max-old-space-size='));
+    expect(flag, '--max-old-space-size is set').to.be.a('string');
+    const oldSpaceMib = Number(flag?.split('=')[1]);
+    expect(oldSpaceMib).to.be.above(0).and.at.most(taskMib / 2);
+    // And the image runs with it (the CMD test above holds the whole list to the Dockerfile).
+    expect(execForm(instructions(model.stage('runtime'), 'CMD')[0] as never)).to.include(flag);
   });
 
   it('bakes the APP_VERSION build argument into the environment, where /health reads it', () => {
