@@ -97,8 +97,9 @@ ARG APP_VERSION
 ENV APP_VERSION=${APP_VERSION}
 USER node
 EXPOSE 8000
-# Also in this image: `node api/dist/cli/migrate.js up` (the one-off migration task) and
-# `node api/dist/cli/keys.js …` (service keys). No entrypoint script (the node image's
+# Also in this image: `node api/dist/cli/migrate.js up` (the one-off migration task),
+# `node api/dist/cli/keys.js …` (service keys) and `node api/dist/cli/import.js --from …`
+# (the earlier service's data, at cutover). No entrypoint script (the node image's
 # docker-entrypoint.sh is reset): the command is the process, under ECS's init.
 ENTRYPOINT []
 CMD ["node", "--max-semi-space-size=1", "--heap-growing-percent=25", "--v8-pool-size=1", "--max-old-space-size=256", "api/dist/main.js"]

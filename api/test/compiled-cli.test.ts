@@ -1,6 +1,6 @@
 /**
  * The image runs the CLIs compiled, without tsx: `node api/dist/cli/migrate.js up` (the
- * one-off migration task) and `node api/dist/cli/keys.js …`, from `WORKDIR /app` holding
+ * one-off migration task), `node api/dist/cli/keys.js …` and `node api/dist/cli/import.js …`, from `WORKDIR /app` holding
  * `api/dist`, `api/package.json`, `migrations/` and `node_modules`. This builds the API with
  * its build config into a temporary directory laid out the same way and runs them there.
  */
@@ -75,5 +75,12 @@ describe('the compiled CLIs, laid out as in the image', function () {
     expect(created.stdout).to.match(/sk_prod_[0-9a-f]{64}/);
     const listed = await node('keys', ['list'], { DATABASE_URL: db.url });
     expect(listed.stdout).to.match(/image-check\s+prod/);
+  });
+
+  it('import.js runs from the image: its help, and a refused command line', async () => {
+    const help = await node('import', ['--help'], {});
+    expect(help.code, help.stderr).to.equal(EXIT.ok);
+    expect(help.stdout).to.include('--from <url>');
+    expect((await node('import', [], { DATABASE_URL: db.url })).code).to.equal(EXIT.usage);
   });
 });

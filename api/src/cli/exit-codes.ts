@@ -1,5 +1,5 @@
 /**
- * The exit codes of `npm run migrate` and `npm run keys`, one table for both, so a script or
+ * The exit codes of `npm run migrate`, `npm run keys` and `npm run import`, one table for all, so a script or
  * the deploy pipeline can tell a retryable outage (8) from a mistake to fix (2..7).
  */
 export const EXIT = {
@@ -21,6 +21,8 @@ export const EXIT = {
   config: 7,
   /** The database cannot be reached (down, restarting, too slow): retry later. */
   unavailable: 8,
+  /** `import`: it ran, but refused some rows or the per-user counts differ (the report says which). */
+  incomplete: 9,
 } as const;
 
 /** One of the codes in `EXIT`. */

@@ -4,8 +4,8 @@
 import type { Queryable } from '../db.js';
 import type { KeyEnvironment } from './format.js';
 
-/** How a key came to be: issued by hand, issued by a rotation, or synced from SERVICE_API_KEYS. */
-export type KeyOrigin = 'created' | 'rotated' | 'managed';
+/** How a key came to be: issued by hand, by a rotation, synced from SERVICE_API_KEYS, or imported from the earlier service. */
+export type KeyOrigin = 'created' | 'rotated' | 'managed' | 'imported';
 
 /** A row of `service_api_keys`, without its hash. */
 export interface ServiceKeyRow {

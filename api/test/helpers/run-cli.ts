@@ -24,7 +24,7 @@ export interface RunningCli {
 }
 
 /** Starts `api/src/cli/<cli>.ts` with `args`; `env` is added to a copy of ours without the CLI variables. */
-export function startCli(cli: 'keys' | 'migrate', args: string[], env: Record<string, string>): RunningCli {
+export function startCli(cli: 'keys' | 'migrate' | 'import', args: string[], env: Record<string, string>): RunningCli {
   const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CLI_VARIABLES.includes(name)));
   const child = spawn(process.execPath, ['--import', 'tsx', `api/src/cli/${cli}.ts`, ...args], {
     cwd: ROOT,
@@ -43,7 +43,7 @@ export function startCli(cli: 'keys' | 'migrate', args: string[], env: Record<st
 }
 
 /** Runs a CLI to completion. */
-export async function runCli(cli: 'keys' | 'migrate', args: string[], env: Record<string, string>): Promise<CliResult> {
+export async function runCli(cli: 'keys' | 'migrate' | 'import', args: string[], env: Record<string, string>): Promise<CliResult> {
   return await startCli(cli, args, env).result;
 }
 
