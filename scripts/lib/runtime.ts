@@ -13,9 +13,10 @@
  *   a few milliseconds.
  * - `--v8-pool-size=1`: one V8 helper thread instead of four. A quarter of a core runs one
  *   thread at a time anyway; each idle helper still holds its stack and a malloc arena.
- * - `--max-old-space-size=256`: V8 sizes its heap limit from the machine's memory, not the
- *   task's cgroup, so without it the process could grow past the task's 512 MB before V8
- *   collects, and be killed instead. Half the task leaves the other half for what lives
+ * - `--max-old-space-size=256`: left to itself, Node derives V8's heap limit from the memory
+ *   it detects (the cgroup where it can read one, else the machine's), and a limit near the
+ *   whole task lets the heap grow until the cgroup kills the process before V8 collects.
+ *   Stated, it no longer depends on that detection, and half the task is left for what lives
  *   outside the old generation (code, the young generation, buffers, malloc). The API's own
  *   heap stays far below it: listings are written in bounded batches (issue 13).
  * - `MALLOC_ARENA_MAX=2`: glibc otherwise gives busy threads their own arenas (up to 8 per
