@@ -49,70 +49,70 @@ const ASSETS: Record<string, { type: string; file?: string; text?: string }> = {
   'initializer.js': { type: 'text/javascript; charset=utf-8', text: INITIALIZER },
 };
 
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>chapi API</title>
-  <link rel="stylesheet" href="/docs/swagger-ui.css">
-  <link rel="icon" type="image/png" sizes="32x32" href="/docs/favicon-32x32.png">
-  <link rel="icon" type="image/png" sizes="16x16" href="/docs/favicon-16x16.png">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="/docs/swagger-ui-bundle.js"></script>
-  <script src="/docs/initializer.js"></script>
-</body>
-</html>
-`;
+/** An HTML page of the docs: `head` after the title, `body` as given. */
+function htmlPage(head: string[], body: string[]): string {
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '  <meta charset="utf-8">',
+    '  <meta name="viewport" content="width=device-width, initial-scale=1">',
+    '  <title>chapi API</title>',
+    ...head.map((line) => `  ${line}`),
+    '</head>',
+    '<body>',
+    ...body.map((line) => `  ${line}`),
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
 
-/**
- * Only this origin: scripts and styles from the API, the document fetched from it. Swagger UI
- * sets inline styles (hence 'unsafe-inline' for styles only) and inline SVG images (data:).
- */
-export const DOCS_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const PAGE = htmlPage(
+  [
+    '<link rel="stylesheet" href="/docs/swagger-ui.css">',
+    '<link rel="icon" type="image/png" sizes="32x32" href="/docs/favicon-32x32.png">',
+    '<link rel="icon" type="image/png" sizes="16x16" href="/docs/favicon-16x16.png">',
+  ],
+  ['<div id="swagger-ui"></div>', '<script src="/docs/swagger-ui-bundle.js"></script>', '<script src="/docs/initializer.js"></script>'],
+);
+
+/** A Content-Security-Policy from its directives. */
+function policy(directives: Record<string, string>): string {
+  return Object.entries(directives)
+    .map(([name, value]) => `${name} ${value}`)
+    .join('; ');
+}
+
+/** Nothing but this origin, and no framing, forms or base URL changes: what both UIs start from. */
+const SAME_ORIGIN_ONLY = {
+  'default-src': "'none'",
+  'script-src': "'self'",
+  // Both UIs set inline styles.
+  'style-src': "'self' 'unsafe-inline'",
+  'img-src': "'self' data:",
+  'connect-src': "'self'",
+  'base-uri': "'none'",
+  'form-action': "'none'",
+  'frame-ancestors': "'none'",
+};
+
+/** Swagger UI's: the base (it draws inline SVG images as data: URLs). */
+export const DOCS_CSP = policy(SAME_ORIGIN_ONLY);
 
 /** The ReDoc page: the bundle renders the `<redoc>` element itself; no inline script. */
-const REDOC_PAGE = `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>chapi API</title>
-</head>
-<body>
-  <redoc spec-url="/openapi.json"></redoc>
-  <script src="/redoc/${REDOC_BUNDLE}"></script>
-</body>
-</html>
-`;
+const REDOC_PAGE = htmlPage([], ['<redoc spec-url="/openapi.json"></redoc>', `<script src="/redoc/${REDOC_BUNDLE}"></script>`]);
 
 /**
- * ReDoc's: the same origin only; it injects its styles (styled-components), draws with data:
- * and blob: images, and runs its search index in a worker it builds from a blob.
+ * ReDoc's: the base, and what ReDoc needs besides: blob: images, data: fonts, and the worker it
+ * builds from a blob for its search index.
  */
-export const REDOC_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "worker-src 'self' blob:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const REDOC_CSP = policy({
+  ...SAME_ORIGIN_ONLY,
+  'img-src': "'self' data: blob:",
+  'font-src': "'self' data:",
+  'worker-src': "'self' blob:",
+});
 
 /** Assets change only with the package: a day of caching spares the bundle's 1.7 MB. */
 const ASSET_CACHE = 'public, max-age=86400';

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { EXIT } from '../src/cli/exit-codes.js';
+import type { EarlierTask } from '../src/import/earlier-service.js';
 import { hashServiceKey } from '../src/keys/format.js';
 import type { RunningServer } from '../src/server.js';
 import { request } from '../../test/support/api-client.js';
@@ -47,19 +48,6 @@ const UNPREFIXED_KEY = `legacy-mobile-${'f00d'.repeat(6)}`;
 const INACTIVE_KEY = `sk_prod_${'deadbeef'.repeat(8)}`;
 const EXPIRED_KEY = `sk_prod_${'cafebabe'.repeat(8)}`;
 const ALL_KEYS = [SEEDED_DEV_KEY, PROD_KEY, UNPREFIXED_KEY, INACTIVE_KEY, EXPIRED_KEY];
-
-/** A task of the earlier service (its columns), with distinct microsecond times. */
-interface EarlierTask {
-  id: string;
-  user_id: string;
-  title: string;
-  description: string | null;
-  status: string;
-  priority: string | null;
-  created_at: string;
-  completed_at: string | null;
-  due_date: string | null;
-}
 
 describe('npm run import (from the earlier service)', function () {
   this.timeout(120_000);

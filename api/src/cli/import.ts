@@ -8,10 +8,10 @@
  * are stored as their SHA-256 only and never printed or logged; the earlier database is only
  * read.
  */
-import { parseArgs } from 'node:util';
 import { createSql, type Sql } from '../db.js';
 import { importEarlierService, type ImportReport, type Refusal } from '../import/earlier-service.js';
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '../keys/format.js';
+import { parseCommandLine, showUsage } from './args.js';
 import { requireDatabaseUrl } from './database-url.js';
 import { CliError, EXIT, EXIT_CODES_HELP, usageError, type ExitCode } from './exit-codes.js';
 import { runCli } from './run.js';
@@ -54,23 +54,17 @@ interface Invocation {
 }
 
 function parseInvocation(argv: string[]): Invocation | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        from: { type: 'string' },
-        environment: { type: 'string' },
-        batch: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values } = parsed;
+  const { values } = parseCommandLine({
+    args: argv,
+    strict: true,
+    options: {
+      from: { type: 'string' },
+      environment: { type: 'string' },
+      batch: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   if (values.help) return undefined;
   if (values.from === undefined) throw usageError('--from <the earlier service\'s DATABASE_URL> is required');
   const from = requireDatabaseUrl({ '--from': values.from }, '--from');
@@ -120,10 +114,7 @@ function formatReport(report: ImportReport): string {
 
 async function main(): Promise<ExitCode> {
   const invocation = parseInvocation(process.argv.slice(2));
-  if (invocation === undefined) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
+  if (invocation === undefined) return showUsage(USAGE);
   const target = requireDatabaseUrl(process.env, 'DATABASE_URL');
   const from = connect(invocation.from);
   const to = connect(target);

@@ -51,7 +51,7 @@ interface EarlierKey {
  * A task row of the earlier service, its times as text at full precision (microseconds): a
  * JavaScript Date would keep milliseconds only, and the times must come over as stored.
  */
-interface EarlierTask {
+export interface EarlierTask {
   id: string;
   user_id: string;
   title: string;

@@ -66,6 +66,16 @@ export const OPERATION_NAMES = ['create-task', 'list-tasks', 'get-task', 'update
 /** One of `OPERATION_NAMES`. */
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
+/** An operation of the table, from its parts (one line each instead of an object literal). */
+function operation<S extends TSchema, Data>(
+  name: OperationName,
+  summary: string,
+  schemas: { input: S; output: JsonSchema },
+  run: (deps: TaskDeps, userId: string, input: Static<S>) => Promise<Data>,
+): Operation<S, Data> {
+  return { name, summary, ...schemas, run };
+}
+
 /** Another user's task and no task at all answer alike: nothing tells them apart. */
 function taskNotFound(): OperationError {
   return new OperationError('not_found', 'No such task for this user_id');
@@ -74,6 +84,13 @@ function taskNotFound(): OperationError {
 /** The single row a statement returns when it found its task. */
 async function oneRow<T>(deps: TaskDeps, statement: PromiseLike<readonly T[]>): Promise<T | undefined> {
   const [row] = await withDeadline(statement, deps.db.queryTimeoutMs);
+  return row;
+}
+
+/** The row of a statement about one task of the user; no row is that task not found. */
+async function theTask<T>(deps: TaskDeps, statement: PromiseLike<readonly T[]>): Promise<T> {
+  const row = await oneRow(deps, statement);
+  if (row === undefined) throw taskNotFound();
   return row;
 }
 
@@ -152,12 +169,11 @@ export class TaskListing {
  * page tells whether another follows, so an exactly full last page has no `next_cursor`.
  * Without one, every matching task, and no cursor.
  */
-export const listTasks: Operation<typeof ListTasksInputSchema, TaskListing> = {
-  name: 'list-tasks',
-  summary: "The user's tasks (a page with `limit`)",
-  input: ListTasksInputSchema,
-  output: TaskPageSchema,
-  async run(deps, userId, input: ListTasksInput) {
+export const listTasks = operation(
+  'list-tasks',
+  "The user's tasks (a page with `limit`)",
+  { input: ListTasksInputSchema, output: TaskPageSchema },
+  async (deps, userId, input: ListTasksInput): Promise<TaskListing> => {
     const filters = { status: input.status, priority: input.priority };
     const limit = input.limit ?? Number.POSITIVE_INFINITY;
     const fetch = (after: CursorPosition | undefined, wanted: number): Promise<PageRow[]> =>
@@ -185,20 +201,12 @@ export const listTasks: Operation<typeof ListTasksInputSchema, TaskListing> = {
       }
     });
   },
-};
+);
 
 /** `get-task`. */
-export const getTask: Operation<typeof TaskIdInputSchema, Task> = {
-  name: 'get-task',
-  summary: 'One task',
-  input: TaskIdInputSchema,
-  output: TaskSchema,
-  async run(deps, userId, input: TaskIdInput) {
-    const task = await oneRow(deps, selectTaskStatement(deps.db.sql, userId, input.task_id));
-    if (task === undefined) throw taskNotFound();
-    return task;
-  },
-};
+export const getTask = operation('get-task', 'One task', { input: TaskIdInputSchema, output: TaskSchema }, (deps, userId, input: TaskIdInput) =>
+  theTask<Task>(deps, selectTaskStatement(deps.db.sql, userId, input.task_id)),
+);
 
 /** The columns an update's input changes: the fields present (null clears), the due date as an instant. */
 function taskChanges(input: UpdateTaskInput): TaskChanges {
@@ -207,31 +215,21 @@ function taskChanges(input: UpdateTaskInput): TaskChanges {
 }
 
 /** `update-task`: the fields present change (null clears), `completed_at` follows the status. */
-export const updateTask: Operation<typeof UpdateTaskInputSchema, Task> = {
-  name: 'update-task',
-  summary: 'Change a task',
-  input: UpdateTaskInputSchema,
-  output: TaskSchema,
-  async run(deps, userId, input: UpdateTaskInput) {
-    const task = await oneRow(deps, updateTaskStatement(deps.db.sql, userId, input.task_id, taskChanges(input)));
-    if (task === undefined) throw taskNotFound();
-    return task;
-  },
-};
+export const updateTask = operation('update-task', 'Change a task', { input: UpdateTaskInputSchema, output: TaskSchema }, (deps, userId, input: UpdateTaskInput) =>
+  theTask<Task>(deps, updateTaskStatement(deps.db.sql, userId, input.task_id, taskChanges(input))),
+);
 
 /** `delete-task`. */
-export const deleteTask: Operation<typeof TaskIdInputSchema, DeletedTask> = {
-  name: 'delete-task',
-  summary: 'Delete a task',
-  input: TaskIdInputSchema,
-  output: DeletedTaskSchema,
-  async run(deps, userId, input: TaskIdInput) {
-    const row = await oneRow(deps, deleteTaskStatement(deps.db.sql, userId, input.task_id));
-    if (row === undefined) throw taskNotFound();
+export const deleteTask = operation(
+  'delete-task',
+  'Delete a task',
+  { input: TaskIdInputSchema, output: DeletedTaskSchema },
+  async (deps, userId, input: TaskIdInput): Promise<DeletedTask> => {
+    const row = await theTask(deps, deleteTaskStatement(deps.db.sql, userId, input.task_id));
     // The id as stored, not as sent: a client compares it with the task's `id`.
     return { success: true, deleted_id: row.id };
   },
-};
+);
 
 /** completed / total × 100, rounded half up to 2 decimals; 0 without tasks. */
 export function completionRate(completed: number, total: number): number {
@@ -241,12 +239,11 @@ export function completionRate(completed: number, total: number): number {
 }
 
 /** `get-stats`. */
-export const getStats: Operation<typeof NoInputSchema, TaskStats> = {
-  name: 'get-stats',
-  summary: "The user's task counts",
-  input: NoInputSchema,
-  output: TaskStatsSchema,
-  async run(deps, userId) {
+export const getStats = operation(
+  'get-stats',
+  "The user's task counts",
+  { input: NoInputSchema, output: TaskStatsSchema },
+  async (deps, userId): Promise<TaskStats> => {
     const counts = await oneRow(deps, statsStatement(deps.db.sql, userId));
     if (counts === undefined) throw new Error('the stats aggregate returned no row');
     return {
@@ -258,7 +255,7 @@ export const getStats: Operation<typeof NoInputSchema, TaskStats> = {
       overdue_tasks: counts.overdue_tasks,
     };
   },
-};
+);
 
 /** The table: every operation by name, in the contract's order. */
 export const TASK_OPERATIONS = {
