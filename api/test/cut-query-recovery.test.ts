@@ -48,10 +48,17 @@ describe('a large page cut by the deadline, then a burst on the same pool', func
     await setup.stop();
   });
 
-  it('answers the cut page 503, then every request of the burst exactly', async () => {
+  it('answers the cut page 503 (or cuts its connection), then every request of the burst exactly', async () => {
     setup.proxy.slow(20);
-    const cut = await setup.client.get('/v1/users/cut-large/tasks?limit=1000');
-    expectUnavailable(cut);
+    // A large page is written as its batches are read (api/src/transports/listing.ts): a cut in
+    // the first batch is a 503; a cut in a later one, after the 200 went out, cuts the
+    // connection, so the answer never looks complete. Either way, never a wrong answer.
+    const cut = await setup.client.get('/v1/users/cut-large/tasks?limit=1000').then(
+      (response) => response,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+    if (cut instanceof Error) expect(cut.message).to.match(/aborted|socket hang up|ECONNRESET/);
+    else expectUnavailable(cut);
     setup.proxy.restore();
 
     // A key nobody has used yet: its lookup goes to the database during the burst.

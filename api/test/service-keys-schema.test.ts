@@ -38,7 +38,7 @@ describe('service_api_keys constraints (the table refuses what the code never wr
     expect(await insert({ key_hash: Buffer.alloc(16) })).to.equal('23514 service_api_keys_key_hash_sha256');
     expect(await insert({ key_name: 'Cat House' })).to.equal('23514 service_api_keys_key_name_format');
     expect(await insert({ environment: 'staging' })).to.equal('23514 service_api_keys_environment_valid');
-    expect(await insert({ origin: 'imported' })).to.equal('23514 service_api_keys_origin_valid');
+    expect(await insert({ origin: 'cloned' })).to.equal('23514 service_api_keys_origin_valid');
   });
 
   it('refuses a rotated key with no source, and a managed key with an expiry', async () => {
