@@ -13,8 +13,8 @@ import { importEarlierService, type ImportReport, type Refusal } from '../import
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '../keys/format.js';
 import { parseCommandLine, showUsage } from './args.js';
 import { requireDatabaseUrl } from './database-url.js';
-import { CliError, EXIT, EXIT_CODES_HELP, usageError, type ExitCode } from './exit-codes.js';
-import { runCli } from './run.js';
+import { CliError, EXIT, exitCodesHelp, usageError, type ExitCode } from './exit-codes.js';
+import { DEFAULT_CLI_DEADLINE_MS, runCli, type CliContext } from './run.js';
 
 const USAGE = `Usage: npm run import -- --from <url> [options]
        node api/dist/cli/import.js --from <url> [options]     (in the image)
@@ -34,8 +34,15 @@ Options:
 Environment:
   DATABASE_URL  chapi's database (postgres://…), migrated (npm run migrate -- up)
 
-${EXIT_CODES_HELP}
-  9  the import ran, but refused some rows or the counts differ: see the report, fix, run again`;
+${exitCodesHelp([
+  [EXIT.ok, 'done: everything came over and every user\'s count matches'],
+  [EXIT.failure, 'an unexpected error'],
+  [EXIT.usage, 'bad arguments'],
+  [EXIT.badEnvironment, '--environment is not dev, test or prod'],
+  [EXIT.config, 'configuration: a database URL, login, missing database or table (run the migrations first)'],
+  [EXIT.unavailable, 'a database cannot be reached, or stopped answering: run again (it resumes)'],
+  [EXIT.incomplete, 'it ran, but refused some rows or the counts differ: see the report, fix, run again'],
+])}`;
 
 /** The application name the import's sessions show in `pg_stat_activity`, on both sides. */
 const APPLICATION_NAME = 'chapi-import';
@@ -112,14 +119,20 @@ function formatReport(report: ImportReport): string {
   return lines.join('\n');
 }
 
-async function main(): Promise<ExitCode> {
+async function main(context: CliContext): Promise<ExitCode> {
   const invocation = parseInvocation(process.argv.slice(2));
   if (invocation === undefined) return showUsage(USAGE);
   const target = requireDatabaseUrl(process.env, 'DATABASE_URL');
   const from = connect(invocation.from);
   const to = connect(target);
   try {
-    const report = await importEarlierService(from, to, { environment: invocation.environment, batchSize: invocation.batchSize });
+    // A long import is fine; a silent one is not: the CLI's deadline restarts with every batch,
+    // so it fires only when a database stops answering.
+    const report = await importEarlierService(from, to, {
+      environment: invocation.environment,
+      batchSize: invocation.batchSize,
+      onProgress: () => context.setDeadline(DEFAULT_CLI_DEADLINE_MS),
+    });
     console.log(invocation.json ? JSON.stringify(report, null, 2) : formatReport(report));
     const complete = report.keys.refused.length === 0 && report.tasks.refused.length === 0 && report.countsDiffer.length === 0;
     return complete ? EXIT.ok : EXIT.incomplete;

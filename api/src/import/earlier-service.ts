@@ -36,6 +36,8 @@ export interface ImportOptions {
   environment?: KeyEnvironment | undefined;
   /** Tasks read and written per statement. */
   batchSize: number;
+  /** Called after each key and each batch of tasks (the CLI restarts its deadline). */
+  onProgress?: () => void;
 }
 
 /** A key row of the earlier service. */
@@ -105,6 +107,7 @@ async function importKeys(from: postgres.Sql, to: postgres.Sql, options: ImportO
     order by key_name, id`;
   const report: ImportReport['keys'] = { read: rows.length, imported: 0, alreadyHere: 0, refused: [] };
   for (const row of rows) {
+    options.onProgress?.();
     const what = `key "${row.key_name}"`;
     if (!KEY_NAME_PATTERN.test(row.key_name)) {
       report.refused.push({ what, why: 'its name is not 1..100 characters of a-z, 0-9 and - (rename it there, then run again)' });
@@ -146,6 +149,7 @@ async function importTasks(from: postgres.Sql, to: postgres.Sql, options: Import
       select id, user_id, title, description, status, priority,
              ${fullPrecision(from, 'created_at')}, ${fullPrecision(from, 'completed_at')}, ${fullPrecision(from, 'due_date')}
       from tasks where id > ${after}::uuid order by id limit ${options.batchSize}`;
+    options.onProgress?.();
     const last = rows.at(-1);
     if (last === undefined) return report;
     after = last.id;
