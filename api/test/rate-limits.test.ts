@@ -1,5 +1,5 @@
 /**
- * Rate limits before any database work (../shared/spec/api.md: 429 `rate_limited` with
+ * Rate limits before any database work (docs/api.md: 429 `rate_limited` with
  * `Retry-After`): per key (`RATE_LIMIT_KEY_RPS`, bursts of twice that) and per client address
  * on failed authentications (`RATE_LIMIT_AUTH_FAILURES_PER_MIN`). "Before any database work"
  * is shown by cutting the database: a limited request still gets its 429, never a 503.
