@@ -22,6 +22,7 @@ import type { Logger } from './logger.js';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { RateLimiter } from './rate-limit.js';
 import { buildRouter, type AppState, type RouteDefinition, type Services } from './routes.js';
@@ -91,6 +92,7 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   // Errors are logged once, by the access log; Koa's default handler would print them again.
   app.silent = true;
 
+  app.use(securityHeaders());
   app.use(requestId());
   app.use(accessLog(logger));
   app.use(errorHandler(clock));

@@ -9,6 +9,10 @@
  * are 400s, `/admin`'s taken name a 400): `ApiError`'s `status` option.
  */
 export const ERROR_STATUS = {
+  // Node's own answers before a request reaches the app (client-errors.ts).
+  bad_request: 400,
+  request_timeout: 408,
+  request_header_fields_too_large: 431,
   malformed_json: 400,
   unknown_action: 400,
   unauthorized: 401,

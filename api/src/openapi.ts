@@ -13,6 +13,9 @@ const EXAMPLE_REQUEST_ID = '6f1c2b3a-4d5e-4f60-8a9b-0c1d2e3f4a5b';
 
 /** One example body per error code, for the document's error responses. */
 const ERROR_EXAMPLES: Record<ErrorCode, { message: string; details?: { path: string; message: string }[]; request_id?: string }> = {
+  bad_request: { message: 'The request is not valid HTTP' },
+  request_timeout: { message: 'The request did not arrive in time' },
+  request_header_fields_too_large: { message: 'The request headers are too large' },
   malformed_json: { message: 'The body is not valid JSON (UTF-8)' },
   unknown_action: {
     message: 'Unknown action "make-tea"; valid actions: create-task, list-tasks, get-task, update-task, delete-task, get-stats',
@@ -34,6 +37,9 @@ const ERROR_EXAMPLES: Record<ErrorCode, { message: string; details?: { path: str
 };
 
 const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
+  bad_request: 'a request that is not valid HTTP (answered before any route)',
+  request_timeout: 'the request (headers and body) did not arrive within 30 s',
+  request_header_fields_too_large: 'headers over 16 KiB',
   malformed_json: 'the body is not JSON, or not a JSON object',
   unknown_action: 'an action not in the list',
   unauthorized: 'missing, malformed, unknown, revoked or expired key',

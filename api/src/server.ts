@@ -10,6 +10,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './app.js';
+import { handleClientErrors } from './client-errors.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { createSql, type Sql } from './db.js';
@@ -19,11 +20,33 @@ import { warmUpValidators } from './schemas/validate.js';
 
 /**
  * The ALB keeps idle connections for 60 s and may reuse one at any moment before that; if
- * Node closed it first, the ALB answers 502. So Node must keep them longer than the ALB.
+ * Node closed it first, the ALB answers 502. So Node must keep them longer than the ALB
+ * (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html,
+ * "Connection idle timeout": default 60 s; the application's should be larger).
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** Must exceed the keep-alive timeout, or Node may cut a reused socket mid-headers. */
-export const HEADERS_TIMEOUT_MS = 66_000;
+/**
+ * A request's headers must arrive within this. The ALB forwards a request once it has its
+ * headers, so from the ALB they come at once; the limit is for anything that talks to the
+ * task directly. (Node 22 times it from a request's first byte: an idle keep-alive socket is
+ * not cut by it, so it may be shorter than KEEP_ALIVE_TIMEOUT_MS.)
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * A whole request, body included, must arrive within this; beyond it the client gets 408 and
+ * the connection closes. Node's default (300 s) let a client trickling its body hold a
+ * connection for minutes. 30 s is far more than a 64 KiB body needs, and shorter than the
+ * ALB's 60 s idle timeout, so a stalled upload gets the API's 408 rather than the ALB's cut.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** How often Node checks those two timeouts (its default, 30 s, let a 30 s limit run to 60 s). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/**
+ * Open connections per process; beyond it Node closes new ones at once. The ALB reuses its
+ * connections (keep-alive above), so a task sees a few dozen under load; the cap bounds what
+ * a flood of connections, idle or slow, can hold (sockets and parsers are memory).
+ */
+export const MAX_CONNECTIONS = 1_000;
 /** How long the pool may take to close after the drain (the rest of ECS's 30 s). */
 const POOL_CLOSE_TIMEOUT_S = 3;
 
@@ -57,9 +80,18 @@ export async function startServer(
 
   const handle = app.callback();
   // Koa's handler settles its own promise (errors go to the error middleware): nothing to await.
-  const server = createServer((request, response) => void handle(request, response));
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  const server = createServer(
+    {
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+    (request, response) => void handle(request, response),
+  );
+  server.maxConnections = MAX_CONNECTIONS;
+  // Node's own 400/408/431 get the envelope and a request id.
+  server.on('clientError', handleClientErrors({ clock, logger }));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
