@@ -42,7 +42,8 @@ export function handleClientErrors(deps: { clock: Clock; logger: Logger }) {
     const answer = clientErrorAnswer(error);
     // The headers were not parsed (or not trusted): the request gets a fresh id.
     const requestId = requestIdFor(undefined);
-    const body = JSON.stringify(failure({ code: answer.code, message: answer.message }, deps.clock.now()));
+    // No route was matched: the /v1 envelope, the contract's structured one.
+    const body = JSON.stringify(failure('envelope', { code: answer.code, message: answer.message }, deps.clock.now()));
     const headers = {
       ...SECURITY_HEADERS,
       'Content-Type': 'application/json; charset=utf-8',
