@@ -49,7 +49,11 @@ describe('a large page cut by the deadline, then a burst on the same pool', func
   });
 
   it('answers the cut page 503 (or cuts its connection), then every request of the burst exactly', async () => {
-    setup.proxy.slow(20);
+    // Slow enough that one batch cannot arrive within the deadline: each batch of the listing
+    // (LIST_BATCH_SIZE rows of ~40 KB, about 2 MB) runs under its own deadline, so at 20 ms a
+    // chunk a batch streamed whole in time and nothing was ever cut. At 100 ms a chunk a batch
+    // needs seconds, and the deadline cancels it while its rows are still arriving.
+    setup.proxy.slow(100);
     // A large page is written as its batches are read (api/src/transports/listing.ts): a cut in
     // the first batch is a 503; a cut in a later one, after the 200 went out, cuts the
     // connection, so the answer never looks complete. Either way, never a wrong answer.
