@@ -10,7 +10,6 @@ import {
   nullable,
   OutputDateTimeSchema,
   safeText,
-  strictObject,
   stringEnum,
   UserIdSchema,
   UuidSchema,
@@ -172,17 +171,17 @@ export const UserPathSchema = Type.Object({ user_id: UserIdSchema }, { additiona
 export const TaskPathSchema = Type.Object({ user_id: UserIdSchema, task_id: TaskIdSchema }, { additionalProperties: false });
 
 /** `list-tasks`' data. */
-export const TaskPageSchema = strictObject(
+export const TaskPageSchema = Type.Object(
   {
-    tasks: { type: 'array', items: TaskSchema },
-    count: { type: 'integer', minimum: 0, description: 'Tasks in this page.' },
-    next_cursor: {
+    tasks: Type.Array(TaskSchema),
+    count: Type.Integer({ minimum: 0, description: 'Tasks in this page.' }),
+    next_cursor: Type.Unsafe<string | null>({
       type: ['string', 'null'],
       description: 'Pass as `cursor` for the next page; null when no task follows.',
-    },
+    }),
   },
-  ['tasks', 'count', 'next_cursor'],
   {
+    additionalProperties: false,
     examples: [
       {
         tasks: TaskSchema.examples,
@@ -192,52 +191,37 @@ export const TaskPageSchema = strictObject(
     ],
   },
 );
+/** `list-tasks`' data. */
+export type TaskPage = Static<typeof TaskPageSchema>;
+
 /** `delete-task`'s data. */
-export const DeletedTaskSchema = strictObject(
-  { success: { const: true }, deleted_id: UuidSchema },
-  ['success', 'deleted_id'],
-  { examples: [{ success: true, deleted_id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d' }] },
+export const DeletedTaskSchema = Type.Object(
+  { success: Type.Literal(true), deleted_id: UuidSchema },
+  { additionalProperties: false, examples: [{ success: true, deleted_id: '0b7e8f5c-3d6a-4d1e-9b8a-2f4c6e8a0b1d' }] },
 );
+/** `delete-task`'s data. */
+export type DeletedTask = Static<typeof DeletedTaskSchema>;
+
 /** `get-stats`' data. */
-export const TaskStatsSchema = strictObject(
+export const TaskStatsSchema = Type.Object(
   {
-    total_tasks: { type: 'integer', minimum: 0 },
-    pending_tasks: { type: 'integer', minimum: 0 },
-    in_progress_tasks: { type: 'integer', minimum: 0 },
-    completed_tasks: { type: 'integer', minimum: 0 },
-    completion_rate: {
-      type: 'number',
+    total_tasks: Type.Integer({ minimum: 0 }),
+    pending_tasks: Type.Integer({ minimum: 0 }),
+    in_progress_tasks: Type.Integer({ minimum: 0 }),
+    completed_tasks: Type.Integer({ minimum: 0 }),
+    completion_rate: Type.Number({
       minimum: 0,
       maximum: 100,
       description: 'completed / total × 100, rounded to 2 decimals; 0 with no tasks.',
-    },
-    overdue_tasks: { type: 'integer', minimum: 0, description: 'Tasks due before now and not completed.' },
+    }),
+    overdue_tasks: Type.Integer({ minimum: 0, description: 'Tasks due before now and not completed.' }),
   },
-  ['total_tasks', 'pending_tasks', 'in_progress_tasks', 'completed_tasks', 'completion_rate', 'overdue_tasks'],
   {
+    additionalProperties: false,
     examples: [
       { total_tasks: 3, pending_tasks: 1, in_progress_tasks: 1, completed_tasks: 1, completion_rate: 33.33, overdue_tasks: 0 },
     ],
   },
 );
-
-/** `list-tasks`' data. */
-export interface TaskPage {
-  tasks: Task[];
-  count: number;
-  next_cursor: string | null;
-}
-/** `delete-task`'s data. */
-export interface DeletedTask {
-  success: true;
-  deleted_id: string;
-}
 /** `get-stats`' data. */
-export interface TaskStats {
-  total_tasks: number;
-  pending_tasks: number;
-  in_progress_tasks: number;
-  completed_tasks: number;
-  completion_rate: number;
-  overdue_tasks: number;
-}
+export type TaskStats = Static<typeof TaskStatsSchema>;
