@@ -10,7 +10,7 @@
  * this checkout's own install from the same lockfile, linked instead of installed again. The
  * `prod-deps` install, the one the runtime ships, runs exactly as written.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, cp, link, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -57,8 +57,14 @@ function containerEnv(stageEnv: Record<string, string>, extra: Record<string, st
   };
 }
 
+/** Runs a shell command (a RUN step) and collects its output. */
 async function run(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<CommandResult> {
-  const child = spawn('/bin/sh', ['-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return runProcess('/bin/sh', ['-c', command], { cwd, env });
+}
+
+/** Runs a program to its exit, stdout and stderr collected together. */
+async function runProcess(file: string, args: string[], options: SpawnOptions): Promise<CommandResult> {
+  const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -258,16 +264,11 @@ describe('the image build, step by step from the Dockerfile', function () {
       "const ran = await migrate({ databaseUrl: process.env.DATABASE_URL, direction: 'up' });",
       'console.log(`ran ${ran.length}`);',
     ].join('\n');
-    const child = spawn(node, ['--input-type=module', '-e', script], {
+    const { code, output } = await runProcess(node, ['--input-type=module', '-e', script], {
       cwd: app,
       env: { ...env, DATABASE_URL: db.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
       ...asContainerUser(),
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code, output).to.equal(0);
     const [dir, ran] = output.trim().split('\n');
     expect(dir).to.equal(path.join(app, 'migrations'));
@@ -286,16 +287,12 @@ describe('the image build, step by step from the Dockerfile', function () {
 
   it('runs the migration task\'s command, exactly as the task definition has it (infra/migration.ts)', async () => {
     expect(MIGRATION_COMMAND[0]).to.equal('node');
-    const child = spawn(node, MIGRATION_COMMAND.slice(1), {
+    const { code, output } = await runProcess(node, MIGRATION_COMMAND.slice(1), {
       cwd: app,
       env: { ...env, DATABASE_URL: db.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
       ...asContainerUser(),
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    expect(await new Promise((resolve) => child.once('exit', resolve)), output).to.equal(0);
+    expect(code, output).to.equal(0);
     // The suite's database is migrated already: the command says there was nothing to apply.
     expect(output).to.include('No pending migrations: the schema is up to date.');
   });
