@@ -33,7 +33,7 @@ import { CONTAINER_USER, STOP_TIMEOUT_S } from '../infra/task.js';
 import { execForm, instructions, lineage, loadDockerfile, properties, REPO_ROOT } from './lib/dockerfile.js';
 import { freePort, startEmbeddedPostgres, type RunningPostgres } from './lib/embedded-postgres.js';
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from './lib/runtime.js';
-import { waitFor } from './lib/wait.js';
+import { waitFor } from '../api/test/helpers/wait.js';
 
 const exec = promisify(execFile);
 

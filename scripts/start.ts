@@ -32,7 +32,7 @@ import { migrate } from '../api/src/migrate.js';
 import { displayPath } from './lib/display-path.js';
 import { freePort, isPortFree, startEmbeddedPostgres, takeOverTerminationSignals, type RunningPostgres } from './lib/embedded-postgres.js';
 import { nodeVersionMismatch } from './lib/node-version.js';
-import { waitFor } from './lib/wait.js';
+import { waitFor } from '../api/test/helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Local state of `npm start`: git-ignored. `CHAPI_DATA_DIR` moves it (the tests do). */

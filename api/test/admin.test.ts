@@ -12,10 +12,10 @@ import { displayPrefix, generateServiceKey, hashServiceKey } from '../src/keys/f
 import { DEFAULT_ROTATION_GRACE_MS } from '../src/keys/service.js';
 import { insertKey } from '../src/keys/sql.js';
 import type { RunningServer } from '../src/server.js';
-import { apiClient, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { captureLogs } from '../../test/support/log-capture.js';
+import { apiClient, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { captureLogs } from './helpers/log-capture.js';
 
 const ADMIN_KEY = 'admin-key-for-tests-0123456789abcdef';
 

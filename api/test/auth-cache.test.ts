@@ -7,10 +7,10 @@ import { expect } from 'chai';
 import { ManualClock } from '../src/clock.js';
 import { generateServiceKey } from '../src/keys/format.js';
 import type { RunningServer } from '../src/server.js';
-import { apiClient } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { apiClient } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 const ADMIN_KEY = 'admin-key-for-auth-cache-tests-0123456789';
 const CACHE_MAX = { known: 20, unknown: 20 };

@@ -12,12 +12,12 @@ import { displayPrefix, generateServiceKey, hashServiceKey, importedDisplayPrefi
 import { parseManagedKeys, syncManagedKeys } from '../src/keys/managed.js';
 import { insertKey } from '../src/keys/sql.js';
 import type { RunningServer } from '../src/server.js';
-import { waitFor } from '../../scripts/lib/wait.js';
-import { apiClient, request, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { captureLogs } from '../../test/support/log-capture.js';
-import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { waitFor } from './helpers/wait.js';
+import { apiClient, request, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { captureLogs } from './helpers/log-capture.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 function expectUnauthorized(response: ApiResponse): void {
   expect(response.status, response.text).to.equal(401);

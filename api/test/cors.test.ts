@@ -4,9 +4,9 @@
  */
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
-import { request } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { request } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
 
 const ALLOWED = 'https://cathouse.example';
 const OTHER = 'https://evil.example';

@@ -9,10 +9,10 @@
  * wait on the path, so the deadline's CancelRequest lands while rows are still arriving.
  */
 import { expect } from 'chai';
-import { apiClient } from '../../test/support/api-client.js';
-import { createTestKey } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { expectUnavailable, startApiBehindProxy, watchUnhandledRejections, type ApiBehindProxy } from '../../test/support/resilience.js';
+import { apiClient } from './helpers/api-client.js';
+import { createTestKey } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { expectUnavailable, startApiBehindProxy, watchUnhandledRejections, type ApiBehindProxy } from './helpers/resilience.js';
 
 /** Tasks of the large page, each near the schema's largest (4-byte characters: ~40 KB a row). */
 const LARGE_TASKS = 1_000;

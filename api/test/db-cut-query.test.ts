@@ -15,8 +15,8 @@ import {
   type Sql,
 } from '../../api/src/db.js';
 import { toApiError } from '../../api/src/errors.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { waitFor } from '../../scripts/lib/wait.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { waitFor } from './helpers/wait.js';
 
 /** A result as postgres.js builds it: an array with the server's row count and the columns it described. */
 function result(rows: unknown[], count: number | null): unknown[] {

@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
-import { apiClient, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { apiClient, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
 
 const ADMIN_KEY = 'admin-key-for-the-execute-compat-tests-0123456789';
 const ORIGIN = 'https://cats.example';

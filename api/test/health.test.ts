@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
-import { startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 describe('health', () => {
   const db = useTestDatabase();

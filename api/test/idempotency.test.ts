@@ -8,11 +8,11 @@ import { expect } from 'chai';
 import { ManualClock } from '../src/clock.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../src/idempotency/once.js';
 import type { RunningServer } from '../src/server.js';
-import { waitFor } from '../../scripts/lib/wait.js';
-import { apiClient, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { bothTransports, executeTransport, v1Transport } from '../../test/support/transports.js';
+import { waitFor } from './helpers/wait.js';
+import { apiClient, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { bothTransports, executeTransport, v1Transport } from './helpers/transports.js';
 
 describe('idempotent creates', () => {
   const db = useTestDatabase();

@@ -12,9 +12,9 @@ import { EXIT } from '../src/cli/exit-codes.js';
 import type { EarlierTask } from '../src/import/earlier-service.js';
 import { hashServiceKey } from '../src/keys/format.js';
 import type { RunningServer } from '../src/server.js';
-import { request } from '../../test/support/api-client.js';
-import { startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { request } from './helpers/api-client.js';
+import { startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
 import { createEmptyDatabase, type EmptyDatabase } from './helpers/empty-database.js';
 import { runCli, type CliResult } from './helpers/run-cli.js';
 

@@ -10,7 +10,7 @@ import { findKeyByHash, insertKey } from '../src/keys/sql.js';
 import { isKeyUsable } from '../src/keys/status.js';
 import { createEmptyDatabase } from './helpers/empty-database.js';
 import { jsonLines, runCli, type CliResult } from './helpers/run-cli.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { useTestDatabase } from './helpers/databases.js';
 
 const KEY_PATTERN = /sk_(?:dev|test|prod)_[0-9a-f]{64}/g;
 const HOUR_MS = 60 * 60 * 1000;

@@ -14,7 +14,7 @@ import {
 } from '../src/keys/service.js';
 import { findKeyByHash } from '../src/keys/sql.js';
 import { isKeyUsable } from '../src/keys/status.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { useTestDatabase } from './helpers/databases.js';
 
 describe('service key lifecycle (keys/service.ts)', () => {
   const db = useTestDatabase();

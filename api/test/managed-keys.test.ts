@@ -8,7 +8,7 @@ import { ManagedKeysError, parseManagedKeys, syncManagedKeys } from '../src/keys
 import { createKey, KeyActionError, revokeKey, rotateKey, type AuditEntry, type KeyServiceDeps } from '../src/keys/service.js';
 import { findKeyByHash } from '../src/keys/sql.js';
 import { isKeyUsable } from '../src/keys/status.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { useTestDatabase } from './helpers/databases.js';
 
 /** What `parseManagedKeys` throws for `json`, asserting it is a `ManagedKeysError`. */
 function parseError(json: string): string {

@@ -15,7 +15,7 @@ import { MIGRATIONS_DIR } from '../src/migrate.js';
 import { useEmptyDatabasePerTest } from './helpers/empty-database.js';
 import { jsonLines, runCli, startCli, type CliResult } from './helpers/run-cli.js';
 import { dumpSchema } from './helpers/schema-dump.js';
-import { waitFor } from '../../scripts/lib/wait.js';
+import { waitFor } from './helpers/wait.js';
 
 async function migrationNames(): Promise<string[]> {
   return (await readdir(MIGRATIONS_DIR)).filter((file) => file.endsWith('.sql')).map((file) => file.replace(/\.sql$/, '')).sort();

@@ -6,7 +6,7 @@ import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate';
 import { migrate, MigrationError, MIGRATIONS_DIR, migrationStatus } from '../src/migrate.js';
 import { useEmptyDatabasePerTest } from './helpers/empty-database.js';
 import { dumpSchema } from './helpers/schema-dump.js';
-import { waitFor } from '../../scripts/lib/wait.js';
+import { waitFor } from './helpers/wait.js';
 
 /** The project's migrations, in the order `up` applies them. */
 async function migrationNames(): Promise<string[]> {

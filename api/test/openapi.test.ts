@@ -14,9 +14,9 @@ import { loadConfig } from '../src/config.js';
 import { createSql } from '../src/db.js';
 import { createLogger } from '../src/logger.js';
 import type { RunningServer } from '../src/server.js';
-import { apiClient, request, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { apiClient, request, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- walking a JSON document
 

@@ -7,10 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
-import { apiClient, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { bothTransports, executeTransport, v1Transport, type TransportClient } from '../../test/support/transports.js';
+import { apiClient, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { bothTransports, executeTransport, v1Transport, type TransportClient } from './helpers/transports.js';
 
 interface PageData {
   tasks: { id: string; created_at: string; status: string; priority: string | null }[];

@@ -14,8 +14,8 @@ import type postgres from 'postgres';
 import type { Sql } from '../src/db.js';
 import type { CursorPosition, ListFilters } from '../src/tasks/cursor.js';
 import { statsStatement, taskPageStatement } from '../src/tasks/sql.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { waitFor } from '../../scripts/lib/wait.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { waitFor } from './helpers/wait.js';
 
 const TASKS = 100_000;
 const USERS = 500;

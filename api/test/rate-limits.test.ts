@@ -11,10 +11,10 @@ import { ManualClock } from '../src/clock.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { generateServiceKey } from '../src/keys/format.js';
 import type { RunningServer } from '../src/server.js';
-import { apiClient, request, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { apiClient, request, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 /** 429 `rate_limited` with a whole-seconds Retry-After, in whichever transport's error shape. */
 function expectRateLimited(response: ApiResponse): void {

@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
-import { apiClient, errorOf, request, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { captureLogs } from '../../test/support/log-capture.js';
+import { apiClient, errorOf, request, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { captureLogs } from './helpers/log-capture.js';
 
 const LIMIT = 64 * 1024;
 

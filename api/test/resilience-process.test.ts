@@ -13,13 +13,13 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import type postgres from 'postgres';
-import { waitFor } from '../../scripts/lib/wait.js';
-import { apiClient, request, type ApiResponse } from '../../test/support/api-client.js';
-import { startApiProcess, type ApiProcess } from '../../test/support/api-process.js';
-import { createTestKey } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { deadline, expectUnavailable } from '../../test/support/resilience.js';
-import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { waitFor } from './helpers/wait.js';
+import { apiClient, request, type ApiResponse } from './helpers/api-client.js';
+import { startApiProcess, type ApiProcess } from './helpers/api-process.js';
+import { createTestKey } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { deadline, expectUnavailable } from './helpers/resilience.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 /** A loopback port nothing listens on (taken, then released). */
 async function freePort(): Promise<number> {

@@ -10,12 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
-import { waitFor } from '../../scripts/lib/wait.js';
-import { apiClient, request, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { deadline, expectUnavailable, startApiBehindProxy, watchUnhandledRejections } from '../../test/support/resilience.js';
-import type { TcpProxy } from '../../test/support/tcp-proxy.js';
+import { waitFor } from './helpers/wait.js';
+import { apiClient, request, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { deadline, expectUnavailable, startApiBehindProxy, watchUnhandledRejections } from './helpers/resilience.js';
+import type { TcpProxy } from './helpers/tcp-proxy.js';
 
 async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
   const started = performance.now();

@@ -14,10 +14,10 @@ import fc from 'fast-check';
 import { ERROR_STATUS } from '../src/errors.js';
 import { SAFE_TEXT_PATTERN } from '../src/schemas/common.js';
 import type { RunningServer } from '../src/server.js';
-import { apiClient, request, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { encodeSegment } from '../../test/support/transports.js';
+import { apiClient, request, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { encodeSegment } from './helpers/transports.js';
 
 const SEED = process.env.FC_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FC_SEED);
 /** Runs per property: 13 properties, about 1 500 requests. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { generateServiceKey, hashServiceKey } from '../src/keys/format.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { useTestDatabase } from './helpers/databases.js';
 
 describe('service_api_keys constraints (the table refuses what the code never writes)', () => {
   const db = useTestDatabase();

@@ -11,12 +11,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
-import { waitFor } from '../../scripts/lib/wait.js';
-import { apiClient, request } from '../../test/support/api-client.js';
-import { startApiProcess, type ApiProcess } from '../../test/support/api-process.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { waitFor } from './helpers/wait.js';
+import { apiClient, request } from './helpers/api-client.js';
+import { startApiProcess, type ApiProcess } from './helpers/api-process.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

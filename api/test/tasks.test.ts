@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { RunningServer } from '../src/server.js';
-import { apiClient, type ApiClient, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { bothTransports, executeTransport, v1Transport } from '../../test/support/transports.js';
+import { apiClient, type ApiClient, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { bothTransports, executeTransport, v1Transport } from './helpers/transports.js';
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TASK_FIELDS = ['id', 'user_id', 'title', 'description', 'status', 'priority', 'due_date', 'created_at', 'updated_at', 'completed_at'];

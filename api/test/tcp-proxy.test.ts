@@ -1,12 +1,12 @@
 /**
- * The fault-injection proxy (test/support/tcp-proxy.ts) itself: it forwards, holds without
+ * The fault-injection proxy (api/test/helpers/tcp-proxy.ts) itself: it forwards, holds without
  * losing a byte, cuts, and restores.
  */
 import { once } from 'node:events';
 import net from 'node:net';
 import { expect } from 'chai';
-import { waitFor } from '../../scripts/lib/wait.js';
-import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
+import { waitFor } from './helpers/wait.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 describe('tcp-proxy (test support)', () => {
   let echo: net.Server;

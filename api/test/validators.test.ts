@@ -6,8 +6,8 @@
  */
 import { expect } from 'chai';
 import { compileBody, compileValidators, warmUpValidators } from '../src/schemas/validate.js';
-import { startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
+import { startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
 
 describe('request validators', () => {
   const db = useTestDatabase();

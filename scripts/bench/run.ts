@@ -37,7 +37,7 @@ import { systemClock } from '../../api/src/clock.js';
 import { displayPath } from '../lib/display-path.js';
 import { freePort, startEmbeddedPostgres, takeOverTerminationSignals, type RunningPostgres } from '../lib/embedded-postgres.js';
 import { RUNTIME_ENV, RUNTIME_NODE_FLAGS } from '../lib/runtime.js';
-import { waitFor } from '../lib/wait.js';
+import { waitFor } from '../../api/test/helpers/wait.js';
 import type { LoadResult, LoadSpec } from './load.js';
 import { measureMemory, seedMemoryScenarios } from './memory.js';
 import { cpuSeconds, rssMb, sampleRss, treeCpuSeconds } from './proc.js';

@@ -18,8 +18,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { MIGRATION_COMMAND } from '../../infra/migration.js';
 import { freePort } from '../../scripts/lib/embedded-postgres.js';
-import { waitFor } from '../../scripts/lib/wait.js';
-import { useTestDatabase } from '../support/databases.js';
+import { waitFor } from '../../api/test/helpers/wait.js';
+import { useTestDatabase } from '../../api/test/helpers/databases.js';
 import { expectPatched } from '../support/patches.js';
 import {
   REPO_ROOT,

@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import { MIGRATION_COMMAND } from '../../infra/migration.js';
 import { CONTAINER_USER } from '../../infra/task.js';
 import { execForm, instructions, lineage, loadDockerfile, properties } from '../../scripts/lib/dockerfile.js';
-import { useTestDatabase } from '../support/databases.js';
+import { useTestDatabase } from '../../api/test/helpers/databases.js';
 
 const FAKE_DOCKER_DIR = fileURLToPath(new URL('../fixtures/fake-docker', import.meta.url));
 const VERSION = 'abc123';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { freePort } from '../../scripts/lib/embedded-postgres.js';
-import { waitFor } from '../../scripts/lib/wait.js';
+import { waitFor } from '../../api/test/helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

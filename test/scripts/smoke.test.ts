@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { RunningServer } from '../../api/src/server.js';
 import { freePort } from '../../scripts/lib/embedded-postgres.js';
-import { createTestKey, startTestApi } from '../support/api.js';
-import { useTestDatabase } from '../support/databases.js';
+import { createTestKey, startTestApi } from '../../api/test/helpers/api.js';
+import { useTestDatabase } from '../../api/test/helpers/databases.js';
 
 interface SmokeRun {
   code: number | null;

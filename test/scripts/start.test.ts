@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { hashServiceKey } from '../../api/src/keys/format.js';
 import { freePort } from '../../scripts/lib/embedded-postgres.js';
-import { waitFor } from '../../scripts/lib/wait.js';
-import { useTestDatabase } from '../support/databases.js';
+import { waitFor } from '../../api/test/helpers/wait.js';
+import { useTestDatabase } from '../../api/test/helpers/databases.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

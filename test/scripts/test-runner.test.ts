@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
-import { TEST_ENV } from '../support/test-env.js';
+import { TEST_ENV } from '../../api/test/helpers/test-env.js';
 
 /** Runs `scripts/test.ts` (what `npm test` runs) over fixture suites; returns exit code and output. */
 async function runRunner(suites: Record<string, { config: string; spec: string[] }>): Promise<{ code: number | null; lines: string[] }> {

@@ -211,7 +211,7 @@ describe('.dockerignore', () => {
       'api/dist/main.js',
       '.data/pg/PG_VERSION',
       '.bench/result.json',
-      'test/support/api.ts',
+      'api/test/helpers/api.ts',
       'api/test/health.test.ts',
       '.git/HEAD',
       '.env',

@@ -1,7 +1,7 @@
 /**
  * Mocha global fixtures: one PostgreSQL server for the whole `mocha` run (global fixtures
  * run once, in the main process, even in parallel mode), and one migrated template database
- * that every suite clones (`databases.ts`), so a fresh database costs milliseconds.
+ * that every suite clones (`api/test/helpers/databases.ts`), so a fresh database costs milliseconds.
  *
  * - `TEST_DATABASE_URL` set (e.g. a CI service container): that server is used; the URL's
  *   database is only the maintenance connection for CREATE/DROP DATABASE.
@@ -18,7 +18,7 @@ import postgres from 'postgres';
 import { migrate } from '../../api/src/migrate.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../scripts/lib/embedded-postgres.js';
 import { OWNER_FILE, RUN_DIR_PREFIX, sweepStaleRuns } from './stale-runs.js';
-import { databaseUrl, TEST_ENV } from './test-env.js';
+import { databaseUrl, TEST_ENV } from '../../api/test/helpers/test-env.js';
 
 let server: RunningPostgres | undefined;
 let runDir: string | undefined;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import type { Sql } from '../../src/db.js';
-import { databaseUrl, requireTestEnv, TEST_ENV } from '../../../test/support/test-env.js';
+import { databaseUrl, requireTestEnv, TEST_ENV } from './test-env.js';
 
 /** An empty database of the test server, and how to drop it. */
 export interface EmptyDatabase {

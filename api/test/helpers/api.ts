@@ -3,13 +3,13 @@
  * against a test database; tests talk to it over real HTTP.
  */
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../../api/src/clock.js';
-import { loadConfig } from '../../api/src/config.js';
-import type { Sql } from '../../api/src/db.js';
-import { displayPrefix, generateServiceKey, hashServiceKey, type KeyEnvironment } from '../../api/src/keys/format.js';
-import { insertKey } from '../../api/src/keys/sql.js';
-import { createLogger, type Logger } from '../../api/src/logger.js';
-import { startServer, type RunningServer } from '../../api/src/server.js';
+import type { Clock } from '../../src/clock.js';
+import { loadConfig } from '../../src/config.js';
+import type { Sql } from '../../src/db.js';
+import { displayPrefix, generateServiceKey, hashServiceKey, type KeyEnvironment } from '../../src/keys/format.js';
+import { insertKey } from '../../src/keys/sql.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
 
 export interface TestApiOptions {
   /** Extra environment for `loadConfig`, e.g. `{ ADMIN_API_KEY: '…' }`. */

@@ -5,8 +5,8 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { createLoggerOptions } from '../../api/src/logger.js';
-import type { Logger } from '../../api/src/logger.js';
+import { createLoggerOptions } from '../../src/logger.js';
+import type { Logger } from '../../src/logger.js';
 
 /** A logger and what it wrote. */
 export interface CapturedLogs {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import type { Sql } from '../../api/src/db.js';
+import type { Sql } from '../../src/db.js';
 import { databaseUrl, requireTestEnv, TEST_ENV } from './test-env.js';
 
 export interface TestDatabase {

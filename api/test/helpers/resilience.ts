@@ -3,7 +3,7 @@
  * fault must produce, a watch on unhandled rejections, and the deadlines their waits poll up to.
  */
 import { expect } from 'chai';
-import type { RunningServer } from '../../api/src/server.js';
+import type { RunningServer } from '../../src/server.js';
 import { apiClient, type ApiClient, type ApiResponse } from './api-client.js';
 import { createTestKey, startTestApi } from './api.js';
 import type { TestDatabase } from './databases.js';

@@ -1,6 +1,8 @@
 /**
  * Polls a condition until it holds or a deadline passes: how scripts and tests wait for the
  * system (a server to answer, a process to exit) without sleeping for a guessed period.
+ * It lives with the API's test helpers so that `api/test` needs nothing outside `api/`; the
+ * root's scripts (`npm start`, `check:image`, the bench) and tests import this one copy.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 

@@ -20,9 +20,9 @@ import { build } from 'esbuild';
 import postgresEsm from 'postgres';
 import { createSql, QueryDeadlineError, withDeadline, type Sql } from '../../api/src/db.js';
 import { loadConfig } from '../../api/src/config.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { expectPatched } from '../../test/support/patches.js';
-import { REPO_ROOT } from '../../test/static/lib/dockerfile.js';
+import { useTestDatabase } from '../../api/test/helpers/databases.js';
+import { expectPatched } from '../support/patches.js';
+import { REPO_ROOT } from '../static/lib/dockerfile.js';
 
 type PostgresFactory = typeof postgresEsm;
 const postgresCjs = createRequire(import.meta.url)('postgres') as PostgresFactory;
