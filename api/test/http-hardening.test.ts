@@ -9,10 +9,10 @@ import { expect } from 'chai';
 import { KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS, type RunningServer } from '../src/server.js';
 import { generateServiceKey } from '../src/keys/format.js';
 import { SECURITY_HEADERS } from '../src/middleware/security-headers.js';
-import { apiClient, request, type ApiResponse } from '../../test/support/api-client.js';
-import { createTestKey, startTestApi } from '../../test/support/api.js';
-import { useTestDatabase } from '../../test/support/databases.js';
-import { captureLogs } from '../../test/support/log-capture.js';
+import { apiClient, request, type ApiResponse } from './helpers/api-client.js';
+import { createTestKey, startTestApi } from './helpers/api.js';
+import { useTestDatabase } from './helpers/databases.js';
+import { captureLogs } from './helpers/log-capture.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
