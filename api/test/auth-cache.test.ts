@@ -8,9 +8,10 @@ import { ManualClock } from '../src/clock.js';
 import { generateServiceKey } from '../src/keys/format.js';
 import type { RunningServer } from '../src/server.js';
 import { apiClient } from './helpers/api-client.js';
-import { createTestKey, startTestApi } from './helpers/api.js';
+import { createTestKey } from './helpers/api.js';
 import { useTestDatabase } from './helpers/databases.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { startApiBehindProxy } from './helpers/resilience.js';
+import type { TcpProxy } from './helpers/tcp-proxy.js';
 
 const ADMIN_KEY = 'admin-key-for-auth-cache-tests-0123456789';
 const CACHE_MAX = { known: 20, unknown: 20 };
@@ -21,21 +22,19 @@ describe('the service-key cache', function () {
   const clock = new ManualClock(Date.now());
   let api: RunningServer;
   let proxy: TcpProxy;
+  let stop: () => Promise<void>;
 
   before(async () => {
-    const target = new URL(db.url);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-    api = await startTestApi(proxy.databaseUrl(db.url), {
-      clock,
+    ({ api, proxy, stop } = await startApiBehindProxy(
+      db,
       // The flood below is one client's: only the cache is under test here.
-      env: { RATE_LIMIT_AUTH_FAILURES_PER_MIN: '0', ADMIN_API_KEY: ADMIN_KEY },
+      { RATE_LIMIT_AUTH_FAILURES_PER_MIN: '0', ADMIN_API_KEY: ADMIN_KEY },
       // Small caches (the production sizes are 10,000 each), so that a flood overflows them.
-      keyCacheMax: CACHE_MAX,
-    });
+      { clock, keyCacheMax: CACHE_MAX },
+    ));
   });
   after(async () => {
-    await api.stop();
-    await proxy.close();
+    await stop();
   });
   afterEach(() => {
     proxy.restore();

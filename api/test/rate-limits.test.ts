@@ -14,7 +14,8 @@ import type { RunningServer } from '../src/server.js';
 import { apiClient, request, type ApiResponse } from './helpers/api-client.js';
 import { createTestKey, startTestApi } from './helpers/api.js';
 import { useTestDatabase } from './helpers/databases.js';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { startApiBehindProxy } from './helpers/resilience.js';
+import type { TcpProxy } from './helpers/tcp-proxy.js';
 
 /** 429 `rate_limited` with a whole-seconds Retry-After, in whichever transport's error shape. */
 function expectRateLimited(response: ApiResponse): void {
@@ -35,22 +36,21 @@ describe('rate limits', () => {
   const clock = new ManualClock(Date.now());
   let api: RunningServer;
   let proxy: TcpProxy;
+  let stop: () => Promise<void>;
 
   before(async () => {
-    const target = new URL(db.url);
-    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-    api = await startTestApi(proxy.databaseUrl(db.url), {
-      clock,
-      env: {
+    ({ api, proxy, stop } = await startApiBehindProxy(
+      db,
+      {
         RATE_LIMIT_KEY_RPS: String(KEY_RPS),
         RATE_LIMIT_AUTH_FAILURES_PER_MIN: String(FAILURES_PER_MIN),
         ADMIN_API_KEY: ADMIN_KEY,
       },
-    });
+      { clock },
+    ));
   });
   after(async () => {
-    await api.stop();
-    await proxy.close();
+    await stop();
   });
   afterEach(() => {
     proxy.restore();

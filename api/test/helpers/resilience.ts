@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { RunningServer } from '../../src/server.js';
 import { apiClient, type ApiClient, type ApiResponse } from './api-client.js';
-import { createTestKey, startTestApi } from './api.js';
+import { createTestKey, startTestApi, type TestApiOptions } from './api.js';
 import type { TestDatabase } from './databases.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -19,11 +19,18 @@ export interface ApiBehindProxy {
   stop(): Promise<void>;
 }
 
-/** Starts a TCP proxy in front of `db` and the API behind it, configured by `env`. */
-export async function startApiBehindProxy(db: TestDatabase, env: Record<string, string>): Promise<ApiBehindProxy> {
+/**
+ * Starts a TCP proxy in front of `db` and the API behind it, configured by `env` and, where a
+ * test needs them, the other `startTestApi` options (a manual clock, cache sizes).
+ */
+export async function startApiBehindProxy(
+  db: TestDatabase,
+  env: Record<string, string>,
+  options: Omit<TestApiOptions, 'env'> = {},
+): Promise<ApiBehindProxy> {
   const target = new URL(db.url);
   const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
-  const api = await startTestApi(proxy.databaseUrl(db.url), { env });
+  const api = await startTestApi(proxy.databaseUrl(db.url), { ...options, env });
   const stop = async (): Promise<void> => {
     await api.stop();
     await proxy.close();
