@@ -2,10 +2,11 @@
  * Builds the Koa application from its parts. It listens on nothing: `server.ts` does that,
  * and tests drive the app over real HTTP on an ephemeral port.
  *
- * Order matters, and follows the contract's check order: the request id comes first so every
- * response and log line has one; the access log wraps the error handler so it sees the final
- * status; CORS answers preflights before any route exists; then the route (404), the method
- * (405), the key (401, per route) and the route's own body and schema checks.
+ * Order matters, and follows the contract's check order: the request frame comes first
+ * (`middleware/frame.ts`: the request id so every response and log line has one, CORS
+ * preflights answered before any route exists, errors in the path's shape, the access log
+ * seeing the final status); then the route (404), the method (405), the key (401, per route)
+ * and the route's own body and schema checks.
  */
 import Koa from 'koa';
 import { ServiceKeyAuth } from './auth.js';
@@ -14,15 +15,11 @@ import type { Config } from './config.js';
 import type { Sql } from './db.js';
 import { docsRoutes } from './docs.js';
 import { healthRoutes } from './health.js';
-import { corsMiddleware } from './http/cors.js';
 import { unmatchedRequests } from './http/unmatched.js';
 import { idempotentRuns } from './idempotency/once.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
-import { accessLog } from './middleware/access-log.js';
-import { errorHandler } from './middleware/error-handler.js';
-import { requestId } from './middleware/request-id.js';
-import { securityHeaders } from './middleware/security-headers.js';
+import { requestFrame } from './middleware/frame.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { RateLimiter } from './rate-limit.js';
 import { buildRouter, type AppState, type RouteDefinition, type Services } from './routes.js';
@@ -92,20 +89,8 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   // Errors are logged once, by the access log; Koa's default handler would print them again.
   app.silent = true;
 
-  app.use(securityHeaders());
-  app.use(requestId());
-  app.use(accessLog(logger));
-  app.use(errorHandler(clock));
-  app.use(corsMiddleware(config.corsOrigins));
-  app.use(async (ctx, next) => {
-    try {
-      await next();
-    } finally {
-      // Draining (checked as the response goes out, so requests already in flight when SIGTERM
-      // came are covered too): answer, then close the connection instead of keeping it alive.
-      if (lifecycle.draining) ctx.set('Connection', 'close');
-    }
-  });
+  // Headers, request id, CORS, errors, draining and the access log: one layer (`middleware/frame.ts`).
+  app.use(requestFrame({ logger, clock, lifecycle, corsOrigins: config.corsOrigins }));
   app.use(router.routes());
   // Nothing matched: 404 or 405, as envelopes.
   app.use(unmatchedRequests(router));

@@ -3,7 +3,7 @@
  * what was wrong; a 5xx says only `internal` or `unavailable` and the request id (the stack,
  * the SQL and the driver's message go to the log, never to the client).
  */
-import type { Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { Clock } from '../clock.js';
 import { toApiError } from '../errors.js';
 import { errorShapeOf, failure } from '../envelope.js';
@@ -14,26 +14,21 @@ export interface ErrorState extends RequestIdState {
   error?: unknown;
 }
 
-export function errorHandler(clock: Clock): Middleware<ErrorState> {
-  return async (ctx, next) => {
-    try {
-      await next();
-    } catch (thrown) {
-      const apiError = toApiError(thrown);
-      ctx.state.error = thrown;
-      const isServerError = apiError.status >= 500;
-      ctx.status = apiError.status;
-      for (const [name, value] of Object.entries(apiError.headers)) ctx.set(name, value);
-      ctx.body = failure(
-        errorShapeOf(ctx.path),
-        {
-          code: apiError.code,
-          message: apiError.message,
-          ...(apiError.details === undefined ? {} : { details: apiError.details }),
-          ...(isServerError ? { request_id: ctx.state.requestId } : {}),
-        },
-        clock.now(),
-      );
-    }
-  };
+/** Answers `thrown` in the shape of the request's path; `frame.ts` calls it for anything thrown below it. */
+export function answerError(ctx: Context & { state: ErrorState }, thrown: unknown, clock: Clock): void {
+  const apiError = toApiError(thrown);
+  ctx.state.error = thrown;
+  const isServerError = apiError.status >= 500;
+  ctx.status = apiError.status;
+  for (const [name, value] of Object.entries(apiError.headers)) ctx.set(name, value);
+  ctx.body = failure(
+    errorShapeOf(ctx.path),
+    {
+      code: apiError.code,
+      message: apiError.message,
+      ...(apiError.details === undefined ? {} : { details: apiError.details }),
+      ...(isServerError ? { request_id: ctx.state.requestId } : {}),
+    },
+    clock.now(),
+  );
 }

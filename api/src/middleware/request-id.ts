@@ -13,7 +13,6 @@
  * a long run of few characters.
  */
 import { randomUUID } from 'node:crypto';
-import type { Middleware } from 'koa';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const KEY_PREFIX = /sk_/i;
@@ -37,13 +36,4 @@ export function isAcceptableRequestId(incoming: string): boolean {
 /** The id for a request that sent `incoming` (or none). */
 export function requestIdFor(incoming: string | undefined): string {
   return incoming !== undefined && isAcceptableRequestId(incoming) ? incoming : randomUUID();
-}
-
-export function requestId(): Middleware<RequestIdState> {
-  return async (ctx, next) => {
-    const id = requestIdFor(ctx.get('X-Request-Id'));
-    ctx.state.requestId = id;
-    ctx.set('X-Request-Id', id);
-    await next();
-  };
 }

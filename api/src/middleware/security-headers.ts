@@ -14,17 +14,11 @@
  * Set before anything else runs, so no response path can miss them; a route may relax
  * `Cache-Control` for public static files (the Swagger UI assets of `/docs`).
  */
-import type { Middleware } from 'koa';
-
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cache-Control': 'no-store',
   'X-Content-Type-Options': 'nosniff',
   'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
 };
 
-export function securityHeaders(): Middleware {
-  return async (ctx, next) => {
-    ctx.set(SECURITY_HEADERS);
-    await next();
-  };
-}
+/** The same, as [name, value] pairs (set one by one on the response, the cheapest way). */
+export const SECURITY_HEADER_ENTRIES: readonly (readonly [string, string])[] = Object.entries(SECURITY_HEADERS);
