@@ -38,6 +38,35 @@ export function success<T>(data: T, now: number): SuccessEnvelope<T> {
   return { success: true, data, error: null, timestamp: new Date(now).toISOString() };
 }
 
+/**
+ * JSON text written elsewhere (a task as PostgreSQL wrote it, `tasks/sql.ts`), answered as it
+ * is: a task is never parsed into an object only to be serialised again.
+ */
+export class JsonText {
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+/** The media type of every JSON answer (what Koa sets for an object body). */
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The success envelope as text: the same bytes as `JSON.stringify(success(data, now))`, with
+ * `data` either JSON text (spliced in as it is) or a value (serialised here).
+ */
+export function successText(data: JsonText | unknown, now: number): string {
+  const [head, tail] = successTextAround(now);
+  return head + (data instanceof JsonText ? data.text : JSON.stringify(data)) + tail;
+}
+
+/** The success envelope's text before and after its data: for an answer written in pieces. */
+export function successTextAround(now: number): [head: string, tail: string] {
+  return ['{"success":true,"data":', `,"error":null,"timestamp":"${new Date(now).toISOString()}"}`];
+}
+
 /** An error in the given shape. */
 export function failure(shape: ErrorShape, error: ErrorContent, now: number): Record<string, unknown> {
   const { code, message, details, request_id: requestId } = error;

@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import type postgres from 'postgres';
 import type { Sql } from '../src/db.js';
 import type { CursorPosition, ListFilters } from '../src/tasks/cursor.js';
+import type { Task } from '../src/schemas/tasks.js';
 import { statsStatement, taskPageStatement } from '../src/tasks/sql.js';
 import { useTestDatabase } from './helpers/databases.js';
 import { waitFor } from './helpers/wait.js';
@@ -153,7 +154,9 @@ describe('task query plans (EXPLAIN on 120 000 tasks)', function () {
       // The query really is what list-tasks runs: the user's tasks, matching the filter, newest first.
       const rows = await query(heavy);
       expect(rows).to.have.length(PAGE + 1);
-      for (const task of rows) {
+      for (const row of rows) {
+        const task = JSON.parse(row.json) as Task;
+        expect(task.id).to.equal(row.id);
         expect(task.user_id).to.equal(heavy);
         if (filter.status !== undefined) expect(task.status).to.equal(filter.status);
         if (filter.priority !== undefined) expect(task.priority).to.equal(filter.priority);

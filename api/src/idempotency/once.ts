@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js';
 import { withDeadline, type Db, type Queryable } from '../db.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { findRemembered, forgetExpired, isScopeTaken, purgeExpired, runRemembered, type IdempotencyScope, type RowStatement } from './sql.js';
+import { findRemembered, forgetExpired, isScopeTaken, purgeExpired, runRemembered, type IdempotencyScope, type RememberableRow, type RowStatement } from './sql.js';
 
 /** The contract: a key is remembered for 24 hours. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -27,12 +27,15 @@ export const PURGE_BATCH = 1_000;
 /** A run retries when the entry it collided with expired or vanished meanwhile; rarely twice. */
 const MAX_ATTEMPTS = 3;
 
-/** An operation that can run idempotently: its work as one statement, and how a stored row reads back. */
-export interface Rememberable<Input, Row extends object> {
+/**
+ * An operation that can run idempotently: its work as one statement, whose row's `json` (the
+ * answer as JSON text) is what is remembered, and how a remembered answer reads back.
+ */
+export interface Rememberable<Input, Row extends RememberableRow> {
   name: string;
   statement(sql: Queryable, userId: string, input: Input): RowStatement<Row>;
-  /** The data of a remembered row (jsonb keeps its own key order; this restores the contract's). */
-  replay(stored: Row): Row;
+  /** The row of a remembered answer (`stored`: its jsonb; jsonb keeps its own key order, this restores the contract's). */
+  replay(stored: unknown): Row;
 }
 
 /** How a request runs: the status a fresh run answers with, and, with an `Idempotency-Key`, what to remember it by. */
@@ -55,7 +58,7 @@ export interface Outcome<Row> {
  * Runs an operation; with an idempotency scope, at most once per scope (see `idempotentRuns`).
  * Without one it is the operation's statement, run once under the query deadline.
  */
-export type RunOnce = <Input, Row extends object>(
+export type RunOnce = <Input, Row extends RememberableRow>(
   operation: Rememberable<Input, Row>,
   userId: string,
   input: Input,
@@ -117,9 +120,7 @@ export function idempotentRuns(deps: { db: Db; clock: Clock; logger: Logger }): 
           'This Idempotency-Key was already used with a different user_id or body; use a new key for a new request',
         );
       }
-      // Stored by runRemembered from this operation's own row type.
-      const stored = remembered.response_data as Parameters<typeof operation.replay>[0];
-      return { data: operation.replay(stored), status: remembered.response_status, replayed: true };
+      return { data: operation.replay(remembered.response_data), status: remembered.response_status, replayed: true };
     }
     throw new Error(`idempotent run gave up after ${MAX_ATTEMPTS} attempts`);
   };

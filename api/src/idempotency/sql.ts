@@ -30,13 +30,18 @@ export interface RememberedRun {
   user_id: string;
   request_hash: Buffer;
   response_status: number;
-  /** The data as first returned (the statement's row, as jsonb). */
+  /** The data as first returned (the statement's `json`, as jsonb). */
   response_data: unknown;
   expires_at: Date;
 }
 
+/** What an idempotent statement's row carries: the answer as JSON text, which is remembered. */
+export interface RememberableRow {
+  json: string;
+}
+
 /** A statement that returns one row: what an idempotent run runs and remembers. */
-export type RowStatement<Row extends object> = postgres.PendingQuery<Row[]>;
+export type RowStatement<Row extends RememberableRow> = postgres.PendingQuery<Row[]>;
 
 /** The primary key's constraint: a second run with the same scope violates it. */
 const SCOPE_CONSTRAINT = 'idempotency_keys_pkey';
@@ -53,7 +58,7 @@ export function isScopeTaken(error: unknown): boolean {
  * concurrent statement with the same scope waits on the primary key until this one commits,
  * then fails with a unique violation (`isScopeTaken`), and its own work is undone.
  */
-export async function runRemembered<Row extends object>(
+export async function runRemembered<Row extends RememberableRow>(
   db: Db,
   scope: IdempotencyScope,
   remember: Remembrance,
@@ -67,7 +72,7 @@ export async function runRemembered<Row extends object>(
         insert into idempotency_keys (service_key_id, transport, idempotency_key, user_id, request_hash,
                                       response_status, response_data, created_at, expires_at)
         select ${scope.serviceKeyId}, ${scope.transport}, ${scope.key}, ${remember.userId}, ${remember.requestHash},
-               ${remember.responseStatus}, to_jsonb(result), ${remember.createdAt}, ${remember.expiresAt}
+               ${remember.responseStatus}, result.json::jsonb, ${remember.createdAt}, ${remember.expiresAt}
         from result
       )
       select * from result`,

@@ -6,10 +6,12 @@
  * call `run` and shape the answer.
  *
  * Each operation is one SQL statement (`sql.ts`) run under the query deadline; a listing is
- * a series of bounded keyset batches, read as the answer is written.
+ * a series of bounded keyset batches, read as the answer is written. A task is answered as the
+ * JSON text PostgreSQL wrote (`TaskJson`), never parsed.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { withDeadline, type Db, type Queryable } from '../db.js';
+import { JsonText } from '../envelope.js';
 import type { JsonSchema } from '../schemas/common.js';
 import { toDate } from '../schemas/date-time.js';
 import {
@@ -43,7 +45,22 @@ import {
   type NewTask,
   type PageRow,
   type TaskChanges,
+  type TaskJsonRow,
 } from './sql.js';
+
+/** A task as its JSON text (the contract's fields and order), with its id. */
+export class TaskJson extends JsonText {
+  readonly id: string;
+
+  constructor(text: string, id: string) {
+    super(text);
+    this.id = id;
+  }
+
+  static of(row: TaskJsonRow): TaskJson {
+    return new TaskJson(row.json, row.id);
+  }
+}
 
 /** What the operations need from the app. */
 export interface TaskDeps {
@@ -108,22 +125,27 @@ function newTask(userId: string, input: CreateTaskInput): NewTask {
 
 /**
  * `create-task`. Its statement is also what an idempotent create runs inside the statement
- * that remembers it (`idempotency/`), and `replay` restores a remembered task's field order.
+ * that remembers it (`idempotency/`), and `replay` writes a remembered task (jsonb, which keeps
+ * its own key order) as the text the first response had.
  */
-export const createTask: Operation<typeof CreateTaskInputSchema, Task> & {
+export const createTask: Operation<typeof CreateTaskInputSchema, TaskJson> & {
   statement(sql: Queryable, userId: string, input: CreateTaskInput): ReturnType<typeof insertTaskStatement>;
-  replay(stored: Task): Task;
+  replay(stored: unknown): TaskJsonRow;
 } = {
   name: 'create-task',
   summary: 'Create a task',
   input: CreateTaskInputSchema,
   output: TaskSchema,
   statement: (sql: Queryable, userId: string, input: CreateTaskInput) => insertTaskStatement(sql, newTask(userId, input)),
-  replay: pickTask,
-  async run(deps: TaskDeps, userId: string, input: CreateTaskInput): Promise<Task> {
-    const task = await oneRow(deps, createTask.statement(deps.db.sql, userId, input));
-    if (task === undefined) throw new Error('insert into tasks returned no row');
-    return task;
+  replay: (stored: unknown) => {
+    // Remembered by `idempotency/` from this statement's own `json`: a task.
+    const task = pickTask(stored as Task);
+    return { json: JSON.stringify(task), id: task.id };
+  },
+  async run(deps: TaskDeps, userId: string, input: CreateTaskInput): Promise<TaskJson> {
+    const row = await oneRow(deps, createTask.statement(deps.db.sql, userId, input));
+    if (row === undefined) throw new Error('insert into tasks returned no row');
+    return TaskJson.of(row);
   },
 };
 
@@ -141,27 +163,34 @@ export interface ListingEnd {
 }
 
 /**
- * `list-tasks`' data, read as it is written: `tasks` yields the tasks (fetched in batches as
- * the reader asks for them), then `end()` tells the count and the cursor to the next page.
- * The first batch is fetched before `run` resolves, so a fault or a bad cursor is still an
- * ordinary error, not a broken answer.
+ * `list-tasks`' data, read as it is written: `batches` yields the tasks' JSON texts a batch at
+ * a time, joined by commas (fetched as the reader asks for them; never an empty batch), then
+ * `end()` tells the count and the cursor to the next page. The first batch is fetched before
+ * `run` resolves, so a fault or a bad cursor is still an ordinary error, not a broken answer.
  */
 export class TaskListing {
-  readonly tasks: AsyncIterable<Task>;
-  /** True when the first batch is the whole listing: reading `tasks` touches the database no more. */
+  readonly batches: AsyncIterable<string>;
+  /** True when the first batch is the whole listing: reading `batches` touches the database no more. */
   readonly whole: boolean;
   private ending: ListingEnd | undefined;
 
-  constructor(whole: boolean, batches: (finish: (end: ListingEnd) => void) => AsyncIterable<Task>) {
+  constructor(whole: boolean, batches: (finish: (end: ListingEnd) => void) => AsyncIterable<string>) {
     this.whole = whole;
-    this.tasks = batches((end) => (this.ending = end));
+    this.batches = batches((end) => (this.ending = end));
   }
 
-  /** The count and the next cursor; only once `tasks` was read through. */
+  /** The count and the next cursor; only once `batches` was read through. */
   end(): ListingEnd {
     if (this.ending === undefined) throw new Error('TaskListing.end() before its tasks were read');
     return this.ending;
   }
+}
+
+/** The JSON texts of rows, as one comma-separated run (the inside of a JSON array). */
+function joinedTasks(rows: readonly PageRow[]): string {
+  let text = '';
+  for (const row of rows) text += text === '' ? row.json : `,${row.json}`;
+  return text;
 }
 
 /**
@@ -189,8 +218,8 @@ export const listTasks = operation(
       let served = 0;
       for (;;) {
         const wanted = Math.min(LIST_BATCH_SIZE, limit - served);
-        const batch = rows.slice(0, wanted);
-        for (const row of batch) yield pickTask(row);
+        const batch = rows.length > wanted ? rows.slice(0, wanted) : rows;
+        if (batch.length > 0) yield joinedTasks(batch);
         served += batch.length;
         const last = batch.at(-1);
         // Fewer rows than asked for: nothing follows.
@@ -204,8 +233,8 @@ export const listTasks = operation(
 );
 
 /** `get-task`. */
-export const getTask = operation('get-task', 'One task', { input: TaskIdInputSchema, output: TaskSchema }, (deps, userId, input: TaskIdInput) =>
-  theTask<Task>(deps, selectTaskStatement(deps.db.sql, userId, input.task_id)),
+export const getTask = operation('get-task', 'One task', { input: TaskIdInputSchema, output: TaskSchema }, async (deps, userId, input: TaskIdInput) =>
+  TaskJson.of(await theTask(deps, selectTaskStatement(deps.db.sql, userId, input.task_id))),
 );
 
 /** The columns an update's input changes: the fields present (null clears), the due date as an instant. */
@@ -215,8 +244,8 @@ function taskChanges(input: UpdateTaskInput): TaskChanges {
 }
 
 /** `update-task`: the fields present change (null clears), `completed_at` follows the status. */
-export const updateTask = operation('update-task', 'Change a task', { input: UpdateTaskInputSchema, output: TaskSchema }, (deps, userId, input: UpdateTaskInput) =>
-  theTask<Task>(deps, updateTaskStatement(deps.db.sql, userId, input.task_id, taskChanges(input))),
+export const updateTask = operation('update-task', 'Change a task', { input: UpdateTaskInputSchema, output: TaskSchema }, async (deps, userId, input: UpdateTaskInput) =>
+  TaskJson.of(await theTask(deps, updateTaskStatement(deps.db.sql, userId, input.task_id, taskChanges(input)))),
 );
 
 /** `delete-task`. */

@@ -3,9 +3,12 @@
  * here and run by the operations (`operations.ts`) under the query deadline. Every statement
  * names the `user_id`, so a task is only ever read, changed or deleted by its own user.
  *
- * Rows come back in the API's JSON shape: PostgreSQL formats the times (UTC, ISO 8601,
- * milliseconds), so a row is a response as it stands and an idempotent replay (`to_jsonb` of
- * the same columns) is byte-for-byte the first response's data.
+ * A task comes back as JSON text written by PostgreSQL (`row_to_json` of the contract's fields,
+ * in its order, the times formatted as UTC ISO 8601 with milliseconds): the API answers it as it
+ * is, never parsing it into an object only to serialise it again (issue 14: a page of 50 tasks
+ * was ~15 KB parsed and re-serialised per request). The text is byte for byte what
+ * `JSON.stringify` writes for the same task (api/test/task-json.test.ts), and an idempotent
+ * replay (the same text stored as jsonb) is the first response's data.
  */
 import type { Queryable } from '../db.js';
 import { TASK_FIELDS, TaskSchema, type Task, type TaskPriority, type TaskStatus } from '../schemas/tasks.js';
@@ -30,7 +33,20 @@ const TASK_COLUMNS = TASK_FIELDS.map((field) => (isTime(field) ? isoUtc(field) :
 /** `created_at` in microseconds since the epoch: the keyset cursor's full-precision position. */
 const CREATED_MICROS = `(extract(epoch from created_at) * 1000000)::int8 as created_micros`;
 
-/** The ten fields of a row that carries more (a page row's cursor position, a jsonb replay). */
+/**
+ * A task as JSON text, from the row in scope (a table row, or the row an INSERT or UPDATE
+ * returns): `row_to_json` of a subquery names the fields, and writes them compactly, escaped as
+ * `JSON.stringify` escapes them. Selected `as json`, beside the task's `id`.
+ */
+const TASK_JSON = `(select row_to_json(task)::text from (select ${TASK_COLUMNS}) as task) as json, id`;
+
+/** A task as a statement returns it: its JSON text and its id (for `Location` and cursors). */
+export interface TaskJsonRow {
+  json: string;
+  id: string;
+}
+
+/** The ten fields of a stored task in the contract's order (jsonb keeps its own key order). */
 export function pickTask(row: Task): Task {
   return Object.fromEntries(TASK_FIELDS.map((field) => [field, row[field]])) as Task;
 }
@@ -56,8 +72,8 @@ function constant(sql: Queryable, text: string) {
   return fragment;
 }
 
-function taskColumns(sql: Queryable) {
-  return constant(sql, TASK_COLUMNS);
+function taskJson(sql: Queryable) {
+  return constant(sql, TASK_JSON);
 }
 
 /** A task to insert: its owner and its fields, validated and normalized. */
@@ -78,20 +94,20 @@ export interface NewTask {
  * parameter, and completed_at must be the statement's own `now()`.
  */
 export function insertTaskStatement(sql: Queryable, task: NewTask) {
-  return sql<Task[]>`
+  return sql<TaskJsonRow[]>`
     insert into tasks (user_id, title, description, status, priority, due_date, completed_at)
     values (${task.user_id}, ${task.title}, ${task.description}, ${task.status}, ${task.priority}, ${task.due_date},
             case when ${task.status}::text = 'completed' then now() end)
-    returning ${taskColumns(sql)}`;
+    returning ${taskJson(sql)}`;
 }
 
 /** The user's task with this id, if any. */
 export function selectTaskStatement(sql: Queryable, userId: string, id: string) {
-  return sql<Task[]>`select ${taskColumns(sql)} from tasks where id = ${id} and user_id = ${userId}`;
+  return sql<TaskJsonRow[]>`select ${taskJson(sql)} from tasks where id = ${id} and user_id = ${userId}`;
 }
 
 /** A task of a page, with its cursor position. */
-export type PageRow = Task & { created_micros: string };
+export type PageRow = TaskJsonRow & { created_micros: string };
 
 /**
  * The statement of a page: up to `limit` tasks of the user after `after` (newest first, ties
@@ -100,7 +116,7 @@ export type PageRow = Task & { created_micros: string };
  */
 export function taskPageStatement(sql: Queryable, userId: string, filters: ListFilters, after: CursorPosition | undefined, limit: number) {
   return sql<PageRow[]>`
-      select ${taskColumns(sql)}, ${constant(sql, CREATED_MICROS)}
+      select ${taskJson(sql)}, ${constant(sql, CREATED_MICROS)}
       from tasks
       where user_id = ${userId}
         ${filters.status === undefined ? sql`` : sql`and status = ${filters.status}`}
@@ -110,9 +126,9 @@ export function taskPageStatement(sql: Queryable, userId: string, filters: ListF
             ? sql``
             : sql`and (created_at, id) < (timestamptz 'epoch' + ${after.createdMicros}::int8 * interval '1 microsecond', ${after.id}::uuid)`
         }
-      -- Qualified: a bare created_at here names the select list's formatted text column
-      -- (ORDER BY prefers output names), and PostgreSQL then sorted every task of the user
-      -- instead of reading one page off the index (api/test/query-plans.test.ts).
+      -- Qualified: a bare name here may be an output column's (ORDER BY prefers output
+      -- names; created_at once was the formatted text), and PostgreSQL then sorted every task
+      -- of the user instead of reading one page off the index (api/test/query-plans.test.ts).
       order by tasks.created_at desc, tasks.id desc
       limit ${limit}`;
 }
@@ -134,10 +150,10 @@ export function updateTaskStatement(sql: Queryable, userId: string, id: string, 
       : changes.status === 'completed'
         ? sql`, completed_at = coalesce(completed_at, now())`
         : sql`, completed_at = null`;
-  return sql<Task[]>`
+  return sql<TaskJsonRow[]>`
       update tasks set ${sql(changes, columns)}, updated_at = now() ${completedAt}
       where id = ${id} and user_id = ${userId}
-      returning ${taskColumns(sql)}`;
+      returning ${taskJson(sql)}`;
 }
 
 /** Deletes the user's task, returning its id as stored (lowercase); no row when there was none. */

@@ -7,16 +7,16 @@
 import { Type } from '@sinclair/typebox';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { ApiError, type ErrorDetail } from '../errors.js';
-import { success } from '../envelope.js';
+import { JSON_CONTENT_TYPE, successText } from '../envelope.js';
 import { readJsonBody } from '../http/body.js';
 import { requestHash } from '../idempotency/request-hash.js';
 import type { Outcome } from '../idempotency/once.js';
 import type { Transport } from '../idempotency/sql.js';
 import type { RouteContext, Services } from '../routes.js';
-import type { CreateTaskInput, Task } from '../schemas/tasks.js';
+import type { CreateTaskInput } from '../schemas/tasks.js';
 import { compileBody, compileInput, validated, validationFailed } from '../schemas/validate.js';
 import { OperationError } from '../tasks/errors.js';
-import { createTask } from '../tasks/operations.js';
+import { createTask, TaskJson } from '../tasks/operations.js';
 import { writeListing } from './listing.js';
 
 /** `Idempotency-Key`: 1..255 characters (the contract). */
@@ -133,11 +133,15 @@ export async function calling<T>(style: OperationErrorStyle, run: () => Promise<
   }
 }
 
-/** Answers with the operation's data: an envelope, or a listing written as it is read. */
+/**
+ * Answers with the operation's data: an envelope (written as text, a task's JSON as PostgreSQL
+ * wrote it), or a listing written as it is read.
+ */
 export async function respond(ctx: RouteContext, services: Services, status: number, data: unknown): Promise<void> {
   if (await writeListing(ctx, services, data)) return;
   ctx.status = status;
-  ctx.body = success(data, services.clock.now());
+  ctx.set('Content-Type', JSON_CONTENT_TYPE);
+  ctx.body = successText(data, services.clock.now());
 }
 
 /** The service key the request authenticated with (the route requires one). */
@@ -165,7 +169,7 @@ export async function createTaskFrom(
     sentBody: unknown;
     bodyKeys: readonly string[];
   },
-): Promise<Outcome<Task>> {
+): Promise<Outcome<TaskJson>> {
   const { idempotencyKey } = request;
   const remember =
     idempotencyKey === undefined
@@ -176,5 +180,5 @@ export async function createTaskFrom(
         };
   const outcome = await services.runOnce(createTask, request.userId, request.input, { responseStatus: request.responseStatus, remember });
   if (outcome.replayed) ctx.set(REPLAYED_HEADER, 'true');
-  return outcome;
+  return { ...outcome, data: TaskJson.of(outcome.data) };
 }

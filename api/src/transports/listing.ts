@@ -10,21 +10,28 @@
  * (no final chunk), never a short list that looks complete.
  */
 import { Readable } from 'node:stream';
-import { success } from '../envelope.js';
+import { JSON_CONTENT_TYPE, JsonText, successText, successTextAround } from '../envelope.js';
 import type { RouteContext, Services } from '../routes.js';
-import type { Task } from '../schemas/tasks.js';
-import { TaskListing } from '../tasks/operations.js';
+import { TaskListing, type ListingEnd } from '../tasks/operations.js';
 
-/** The envelope around a listing, written in pieces (the same bytes `JSON.stringify` would give). */
-async function* listingEnvelope(listing: TaskListing, timestamp: string): AsyncGenerator<string> {
-  yield '{"success":true,"data":{"tasks":[';
+/** What follows a listing's tasks in its data: `],"count":…,"next_cursor":…}`. */
+function dataEnd(end: ListingEnd): string {
+  return `],"count":${end.count},"next_cursor":${JSON.stringify(end.next_cursor)}}`;
+}
+
+/**
+ * The envelope around a listing, written in pieces: the same bytes as `successText` (and so
+ * `JSON.stringify`) would give for the whole, the tasks as PostgreSQL wrote them.
+ */
+async function* listingEnvelope(listing: TaskListing, now: number): AsyncGenerator<string> {
+  const [head, tail] = successTextAround(now);
+  yield `${head}{"tasks":[`;
   let separator = '';
-  for await (const task of listing.tasks) {
-    yield separator + JSON.stringify(task);
+  for await (const batch of listing.batches) {
+    yield separator + batch;
     separator = ',';
   }
-  const end = listing.end();
-  yield `],"count":${end.count},"next_cursor":${JSON.stringify(end.next_cursor)}},"error":null,"timestamp":${JSON.stringify(timestamp)}}`;
+  yield dataEnd(listing.end()) + tail;
 }
 
 /**
@@ -35,13 +42,14 @@ export async function writeListing(ctx: RouteContext, services: Services, data: 
   if (!(data instanceof TaskListing)) return false;
   const now = services.clock.now();
   ctx.status = 200;
+  ctx.set('Content-Type', JSON_CONTENT_TYPE);
   if (data.whole) {
-    const tasks: Task[] = [];
-    for await (const task of data.tasks) tasks.push(task);
-    ctx.body = success({ tasks, ...data.end() }, now);
+    let tasks = '';
+    for await (const batch of data.batches) tasks += tasks === '' ? batch : `,${batch}`;
+    ctx.body = successText(new JsonText(`{"tasks":[${tasks}${dataEnd(data.end())}`), now);
     return true;
   }
-  const pieces = listingEnvelope(data, new Date(now).toISOString());
+  const pieces = listingEnvelope(data, now);
   const { logger } = services;
   const requestId = ctx.state.requestId;
   const res = ctx.res;
@@ -57,7 +65,6 @@ export async function writeListing(ctx: RouteContext, services: Services, data: 
     })(),
     { objectMode: false },
   );
-  ctx.type = 'application/json; charset=utf-8';
   ctx.body = stream;
   return true;
 }
