@@ -19,6 +19,14 @@
  *   Stated, it no longer depends on that detection, and half the task is left for what lives
  *   outside the old generation (code, the young generation, buffers, malloc). The API's own
  *   heap stays far below it: listings are written in bounded batches (issue 13).
+ * - `--no-allocation-site-pretenuring`: V8 watches where objects are allocated, and once most
+ *   objects from one place outlive a young-generation collection it allocates that place's
+ *   objects straight into the old generation. A server's per-request objects (the context,
+ *   the request, the query) live as long as their request, so with 32 requests in flight they
+ *   often survive one collection and got pretenured: every request then filled the old
+ *   generation, and a full collection ran every ~250 ms under load (72 in a 17 s run, against
+ *   15 without pretenuring), taking ~30 % of the API's CPU per request on /health and ~20 % on
+ *   get-task (docs/performance.md). Without it they die young, as they should.
  * - `MALLOC_ARENA_MAX=2`: glibc otherwise gives busy threads their own arenas (up to 8 per
  *   core), memory that is freed but never returned.
  */
@@ -27,6 +35,7 @@ export const RUNTIME_NODE_FLAGS: readonly string[] = [
   '--heap-growing-percent=25',
   '--v8-pool-size=1',
   '--max-old-space-size=256',
+  '--no-allocation-site-pretenuring',
 ];
 
 /** The Fargate task memory the flags are sized for (MiB): `chapi:memory` in Pulumi.prod.yaml. */
