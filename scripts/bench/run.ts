@@ -4,16 +4,18 @@
  *
  * 1. Builds the API (`api/dist`, what the image runs) and starts PostgreSQL: embedded (17,
  *    with pg_stat_statements) unless `DATABASE_URL` is set.
- * 2. Starts chapi and the bare Koa server, each pinned to core 0 (`taskset`), and seeds
- *    users × tasks through the API (mixed statuses and priorities, some overdue).
- * 3. For each round and scenario: the bare server, then chapi, each with a warm-up and a
- *    measured run of autocannon from a separate process pinned to core 1.
+ * 2. Starts chapi, the bare Koa server and the same server running one statement per request
+ *    (the floor of a database request), each pinned to core 0 (`taskset`), and seeds users ×
+ *    tasks through the API (mixed statuses and priorities, some overdue).
+ * 3. For each round and scenario: the bare server, the floor (not for health), then chapi,
+ *    each with a warm-up and a measured run of autocannon from a separate process pinned to
+ *    core 1.
  * 4. Memory (`memory.ts`): the API's peak RSS under 20 concurrent pages of 1000 largest-possible
  *    tasks, and under one `list-tasks` of every task of a user with 100 000 tasks.
  * 5. Reports req/s, p50/p99, non-2xx, the API's peak RSS, SQL statements per request
  *    (pg_stat_statements), the CPU the API and PostgreSQL spend per request, and the API's
  *    CPU per request as a multiple of the bare server's in the same round (issue 14's
- *    measure: it survives the machine's noise better than req/s).
+ *    measure: it survives the machine's noise better than req/s), and the floor's.
  *
  * Options: --duration S (10) --warmup S (3) --connections N (32) --rounds N (2)
  *          --scenarios a,b (all) --users N (200) --tasks N (50) --soak S (60, 0 = none)
@@ -272,6 +274,15 @@ async function main(): Promise<void> {
       bareUrl,
     );
     cleanups.push(() => stopServer(bare.child));
+    // The floor of a database request: the same server, one statement per request (bare-koa.ts).
+    const floorPort = await freePort();
+    const floorUrl = `http://127.0.0.1:${floorPort}`;
+    const floor = await startServer(
+      [...settings.nodeFlags, '--import', 'tsx', 'scripts/bench/bare-koa.ts'],
+      { ...process.env, ...RUNTIME_ENV, PORT: String(floorPort), BARE_DATABASE_URL: databaseUrl },
+      floorUrl,
+    );
+    cleanups.push(() => stopServer(floor.child));
 
     log(`seeding ${settings.users} users × ${settings.tasksPerUser} tasks through the API`);
     const seedData = await seed(apiUrl, apiKey);
@@ -291,6 +302,13 @@ async function main(): Promise<void> {
         const bareCpuBefore = cpuSeconds(bare.pid);
         const ceiling = await load(bareUrl, scenario, settings.durationS, false);
         const bareCpu = cpuSeconds(bare.pid) - bareCpuBefore;
+        let floorCpuMsPerRequest: number | null = null;
+        if (scenario !== 'health') {
+          if (settings.warmupS > 0) await load(floorUrl, scenario, settings.warmupS, false);
+          const floorCpuBefore = cpuSeconds(floor.pid);
+          const floorRun = await load(floorUrl, scenario, settings.durationS, false);
+          floorCpuMsPerRequest = floorRun.requests === 0 ? null : ((cpuSeconds(floor.pid) - floorCpuBefore) * 1000) / floorRun.requests;
+        }
         if (settings.warmupS > 0) await load(apiUrl, scenario, settings.warmupS, true);
         await statements.reset();
         const pgCpuBefore = pgRoot === undefined ? 0 : treeCpuSeconds(pgRoot);
@@ -307,6 +325,7 @@ async function main(): Promise<void> {
           result,
           ceilingRps: ceiling.rps,
           bareCpuMsPerRequest: ceiling.requests === 0 ? null : (bareCpu * 1000) / ceiling.requests,
+          floorCpuMsPerRequest,
           peakRssMb,
           statementsPerRequest: calls === null || result.requests === 0 ? null : (calls.calls - calls.keyCalls) / result.requests,
           keyStatements: calls === null ? null : calls.keyCalls,

@@ -42,11 +42,20 @@ describe('npm run bench (scripts/bench/run.ts)', function () {
       expect(Number(cells[3]), `${scenario} req/s`).to.be.greaterThan(0);
       expect(cells[6], `${scenario} non-2xx`).to.equal('0');
       expect(cells[7], `${scenario} errors`).to.equal('0');
-      // The last two columns: bare Koa's CPU per request, and the API's as a multiple of it.
-      expect(Number(cells.at(-3)), `${scenario} bare Koa CPU ms/req`).to.be.greaterThan(0);
+      // The last three columns: bare Koa's CPU per request, the floor's (Koa + one query; none
+      // for health, which needs no database), and the API's as a multiple of bare Koa's.
+      expect(Number(cells.at(-4)), `${scenario} bare Koa CPU ms/req`).to.be.greaterThan(0);
+      if (scenario === 'health') expect(cells.at(-3), 'health has no floor').to.equal('n/a');
+      else expect(Number(cells.at(-3)), `${scenario} floor CPU ms/req`).to.be.greaterThan(0);
       expect(Number(cells.at(-2)), `${scenario} CPU multiple`).to.be.greaterThan(0);
       const cpuRow = stdout.split('\n').find((line) => line.startsWith(`| ${scenario} | `) && line.includes(`| ≤ ${CPU_MULTIPLE_TARGETS[scenario]} |`));
       expect(cpuRow, `no CPU-multiple target row for ${scenario}`).to.be.a('string');
+      // Its last two cells: the floor as a multiple of bare Koa, and the API's CPU over the floor's.
+      const cpuCells = (cpuRow as string).split('|').map((cell) => cell.trim());
+      if (scenario !== 'health') {
+        expect(Number(cpuCells.at(-3)), `${scenario} floor multiple`).to.be.greaterThan(0);
+        expect(Number(cpuCells.at(-2)), `${scenario} API over floor`).to.be.greaterThan(0);
+      }
     }
     expect(stdout).to.include('| scenario | round | req/s |');
     expect(stdout).to.include('API CPU ms/req ÷ bare Koa CPU ms/req');
