@@ -22,7 +22,7 @@ import type { Logger } from './logger.js';
 import { requestFrame } from './middleware/frame.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { RateLimiter } from './rate-limit.js';
-import { buildRouter, type AppState, type RouteDefinition, type Services } from './routes.js';
+import { buildRouting, type AppState, type RouteDefinition, type Services } from './routes.js';
 import { adminRoutes } from './transports/admin.js';
 import { executeRoute } from './transports/execute.js';
 import { v1Routes } from './transports/v1.js';
@@ -81,7 +81,7 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
     openApiJson: JSON.stringify(buildOpenApiDocument(routes, { version: config.version })),
     serviceKeys: serviceKey,
   };
-  const router = buildRouter(routes, services, { serviceKey, adminApiKey: config.adminApiKey, limiter });
+  const { router, exact } = buildRouting(routes, services, { serviceKey, adminApiKey: config.adminApiKey, limiter });
 
   const app = new Koa<AppState>();
   // The ALB terminates TLS and appends the client address to X-Forwarded-For.
@@ -91,6 +91,8 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
 
   // Headers, request id, CORS, errors, draining and the access log: one layer (`middleware/frame.ts`).
   app.use(requestFrame({ logger, clock, lifecycle, corsOrigins: config.corsOrigins }));
+  // Paths without parameters by one lookup, then the router for the rest (`routes.ts`).
+  app.use(exact);
   app.use(router.routes());
   // Nothing matched: 404 or 405, as envelopes.
   app.use(unmatchedRequests(router));

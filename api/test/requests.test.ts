@@ -96,6 +96,18 @@ describe('requests: envelope, error codes and check order', () => {
       }
     });
 
+    it('HEAD of a GET route answers as GET does, without a body (paths with and without parameters)', async () => {
+      const get = await anonymous.request('GET', '/health');
+      const head = await anonymous.request('HEAD', '/health');
+      expect(head.status).to.equal(200);
+      expect(head.text).to.equal('');
+      expect(head.headers['content-type']).to.equal(get.headers['content-type']);
+      expect(head.headers['x-request-id']).to.be.a('string');
+      const stats = await client.request('HEAD', '/v1/users/u/stats');
+      expect(stats.status).to.equal(200);
+      expect(stats.text).to.equal('');
+    });
+
     it('a plain OPTIONS (no CORS preflight) answers 200 with Allow', async () => {
       const response = await anonymous.request('OPTIONS', '/execute');
       expect(response.status).to.equal(200);
