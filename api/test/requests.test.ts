@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { expect } from 'chai';
+import { PLAIN_JSON_TYPES } from '../src/http/body.js';
 import type { RunningServer } from '../src/server.js';
 import { apiClient, errorOf, request, type ApiClient, type ApiResponse } from './helpers/api-client.js';
 import { createTestKey, startTestApi } from './helpers/api.js';
@@ -167,6 +168,20 @@ describe('requests: envelope, error codes and check order', () => {
       for (const type of ['application/json; charset=utf-8', 'application/json;charset=UTF-8', 'Application/JSON']) {
         const response = await client.post('/execute', JSON.stringify({ action: 'get-stats', user_id: 'u' }), { headers: { 'Content-Type': type } });
         expect(response.status, type).to.equal(200);
+      }
+    });
+
+    it('the types taken without parsing are ones the full media-type check accepts', async () => {
+      // `Content-Encoding: identity` skips the shortcut: each type goes through the full check.
+      for (const type of PLAIN_JSON_TYPES) {
+        const body = JSON.stringify({ action: 'get-stats', user_id: 'u' });
+        const response = await client.post('/execute', body, { headers: { 'Content-Type': type, 'Content-Encoding': 'identity' } });
+        expect(response.status, type).to.equal(200);
+      }
+      // And what the full check refuses is still refused, also spelled close to a shortcut.
+      for (const type of ['application/json; charset=latin1', 'application/jsonx', 'application/json; charset=utf-16']) {
+        const response = await client.post('/execute', JSON.stringify({ action: 'get-stats', user_id: 'u' }), { headers: { 'Content-Type': type } });
+        expectError(response, 415, 'unsupported_media_type');
       }
     });
 

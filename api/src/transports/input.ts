@@ -140,7 +140,8 @@ export async function calling<T>(style: OperationErrorStyle, run: () => Promise<
 export async function respond(ctx: RouteContext, services: Services, status: number, data: unknown): Promise<void> {
   if (await writeListing(ctx, services, data)) return;
   ctx.status = status;
-  ctx.set('Content-Type', JSON_CONTENT_TYPE);
+  // Set on the response directly: Koa's ctx.set allocates two arrays per call.
+  ctx.res.setHeader('Content-Type', JSON_CONTENT_TYPE);
   ctx.body = successText(data, services.clock.now());
 }
 

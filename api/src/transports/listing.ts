@@ -42,7 +42,7 @@ export async function writeListing(ctx: RouteContext, services: Services, data: 
   if (!(data instanceof TaskListing)) return false;
   const now = services.clock.now();
   ctx.status = 200;
-  ctx.set('Content-Type', JSON_CONTENT_TYPE);
+  ctx.res.setHeader('Content-Type', JSON_CONTENT_TYPE);
   if (data.whole) {
     let tasks = '';
     for await (const batch of data.batches) tasks += tasks === '' ? batch : `,${batch}`;
