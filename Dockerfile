@@ -102,4 +102,4 @@ EXPOSE 8000
 # (the earlier service's data, at cutover). No entrypoint script (the node image's
 # docker-entrypoint.sh is reset): the command is the process, under ECS's init.
 ENTRYPOINT []
-CMD ["node", "--max-semi-space-size=1", "--heap-growing-percent=25", "--v8-pool-size=1", "--max-old-space-size=256", "--no-allocation-site-pretenuring", "api/dist/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=25", "--v8-pool-size=1", "--max-old-space-size=256", "--no-allocation-site-pretenuring", "api/dist/main.js"]

@@ -3,10 +3,14 @@
  * ...RUNTIME_NODE_FLAGS, "api/dist/main.js"]` and `ENV` for RUNTIME_ENV; a static test holds
  * them together), and `npm run bench` starts the API this way, so it measures what runs.
  *
- * Each setting gives up little a 0.25 vCPU / 512 MB task could use, for resident memory
- * (measured with `npm run bench -- --node-flags=…`; see docs/performance.md):
- * - `--max-semi-space-size=1`: V8's young generation grows to 3 × 16 MB under load by
- *   default; request garbage dies young, so 1 MB semi-spaces collect it in far less RAM.
+ * Each setting is measured with `npm run bench -- --node-flags=…` (docs/performance.md). On a
+ * 0.25 vCPU / 512 MB task the CPU runs out first, so where the two pull apart CPU wins:
+ * - `--max-semi-space-size=4`: V8's young generation grows to 3 × 16 MB under load by
+ *   default; request garbage dies young, so 4 MB semi-spaces hold it in far less RAM. 1 MB
+ *   (the setting until issue 14) saved ~5–7 MB of peak RSS but collected four times as
+ *   often: with 32 requests in flight every collection copies their live objects, and the
+ *   API spent 15–25 % more CPU per request (health 0.058 → 0.042 ms, get-task 0.18 → 0.17,
+ *   list-tasks 0.56 → 0.43, in one run).
  * - `--heap-growing-percent=25`: after a full collection V8 lets the old generation grow to
  *   up to 4× what survived (a ~17 MB live set became 64 MB of heap) before the next one.
  *   1.25× keeps the heap near its live size; a full collection of so small a heap takes
@@ -31,7 +35,7 @@
  *   core), memory that is freed but never returned.
  */
 export const RUNTIME_NODE_FLAGS: readonly string[] = [
-  '--max-semi-space-size=1',
+  '--max-semi-space-size=4',
   '--heap-growing-percent=25',
   '--v8-pool-size=1',
   '--max-old-space-size=256',
