@@ -151,8 +151,10 @@ export const createTask: Operation<typeof CreateTaskInputSchema, TaskJson> & {
 
 /**
  * Tasks read per statement while a listing is written. Bounds what one listing holds in
- * memory (a task is at most ~42 KB as JSON) whatever its length; each batch is one index scan
- * under its own deadline, so a slow reader never holds a connection or a transaction open.
+ * memory whatever its length: a task is at most ~63 KB as JSON text (10 500 characters, each
+ * escaped to six bytes at worst), so a batch is at most ~3 MB, and a streamed listing lets go
+ * of each task as the socket takes it. Each batch is one index scan under its own deadline,
+ * so a slow reader never holds a connection or a transaction open.
  */
 export const LIST_BATCH_SIZE = 50;
 
@@ -164,17 +166,19 @@ export interface ListingEnd {
 
 /**
  * `list-tasks`' data, read as it is written: `batches` yields the tasks' JSON texts a batch at
- * a time, joined by commas (fetched as the reader asks for them; never an empty batch), then
- * `end()` tells the count and the cursor to the next page. The first batch is fetched before
- * `run` resolves, so a fault or a bad cursor is still an ordinary error, not a broken answer.
+ * a time (fetched as the reader asks for them; never an empty batch), then `end()` tells the
+ * count and the cursor to the next page. A batch's array is the reader's: nothing else holds
+ * its texts, so a reader that drops each one once written holds at most the rest of a batch.
+ * The first batch is fetched before `run` resolves, so a fault or a bad cursor is still an
+ * ordinary error, not a broken answer.
  */
 export class TaskListing {
-  readonly batches: AsyncIterable<string>;
+  readonly batches: AsyncIterable<string[]>;
   /** True when the first batch is the whole listing: reading `batches` touches the database no more. */
   readonly whole: boolean;
   private ending: ListingEnd | undefined;
 
-  constructor(whole: boolean, batches: (finish: (end: ListingEnd) => void) => AsyncIterable<string>) {
+  constructor(whole: boolean, batches: (finish: (end: ListingEnd) => void) => AsyncIterable<string[]>) {
     this.whole = whole;
     this.batches = batches((end) => (this.ending = end));
   }
@@ -184,13 +188,6 @@ export class TaskListing {
     if (this.ending === undefined) throw new Error('TaskListing.end() before its tasks were read');
     return this.ending;
   }
-}
-
-/** The JSON texts of rows, as one comma-separated run (the inside of a JSON array). */
-function joinedTasks(rows: readonly PageRow[]): string {
-  let text = '';
-  for (const row of rows) text += text === '' ? row.json : `,${row.json}`;
-  return text;
 }
 
 /**
@@ -213,24 +210,35 @@ export const listTasks = operation(
     // Whole when nothing follows the first batch, or when it completes the page.
     const whole = first.length <= firstWanted || limit <= LIST_BATCH_SIZE;
 
+    // Handed to the reader once, then let go (the generator keeps no rows while it yields).
+    let firstRows: PageRow[] | undefined = first;
     return new TaskListing(whole, async function* batches(finish) {
-      let rows = first;
       let served = 0;
+      let after = start;
       for (;;) {
         const wanted = Math.min(LIST_BATCH_SIZE, limit - served);
-        const batch = rows.length > wanted ? rows.slice(0, wanted) : rows;
-        if (batch.length > 0) yield joinedTasks(batch);
-        served += batch.length;
-        const last = batch.at(-1);
-        // Fewer rows than asked for: nothing follows.
-        if (rows.length <= wanted || last === undefined) return finish({ count: served, next_cursor: null });
-        const position = { createdMicros: last.created_micros, id: last.id };
-        if (served >= limit) return finish({ count: served, next_cursor: encodeCursor(position, filters) });
-        rows = await fetch(position, Math.min(LIST_BATCH_SIZE, limit - served));
+        const batch = takeBatch(firstRows ?? (await fetch(after, wanted)), wanted);
+        firstRows = undefined;
+        served += batch.texts.length;
+        if (batch.texts.length > 0) yield batch.texts;
+        if (batch.last === undefined) return finish({ count: served, next_cursor: null });
+        after = batch.last;
+        if (served >= limit) return finish({ count: served, next_cursor: encodeCursor(after, filters) });
       }
     });
   },
 );
+
+/**
+ * A batch of up to `wanted` tasks out of `rows` (fetched with one row more): their JSON texts,
+ * and the position of the last when another row follows (else undefined: the listing ends).
+ */
+function takeBatch(rows: readonly PageRow[], wanted: number): { texts: string[]; last: CursorPosition | undefined } {
+  const more = rows.length > wanted;
+  const texts = (more ? rows.slice(0, wanted) : rows).map((row) => row.json);
+  const last = more ? rows[wanted - 1] : undefined;
+  return { texts, last: last === undefined ? undefined : { createdMicros: last.created_micros, id: last.id } };
+}
 
 /** `get-task`. */
 export const getTask = operation('get-task', 'One task', { input: TaskIdInputSchema, output: TaskSchema }, async (deps, userId, input: TaskIdInput) =>
