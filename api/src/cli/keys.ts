@@ -6,7 +6,6 @@
  * JSON audit line to stderr (action, key name, actor `cli`), never the key. A new key is
  * printed once, on stdout, and stored nowhere but as its SHA-256.
  */
-import { parseArgs } from 'node:util';
 import { systemClock } from '../clock.js';
 import { createSql, type Sql } from '../db.js';
 import { auditToLogger } from '../keys/audit.js';
@@ -22,6 +21,7 @@ import {
   type KeyListItem,
   type KeyServiceDeps,
 } from '../keys/service.js';
+import { parseCommandLine, showUsage } from './args.js';
 import { requireDatabaseUrl } from './database-url.js';
 import { probePostgres } from './postgres-probe.js';
 import { formatGrace, parseGrace } from './duration.js';
@@ -95,23 +95,17 @@ interface Invocation {
 
 /** Parses argv into one command; `undefined` for `--help`. */
 function parseInvocation(argv: string[]): Invocation | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        env: { type: 'string' },
-        grace: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      env: { type: 'string' },
+      grace: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   // `help` as a command too: `npm run keys -- help` is what people type after `npm run keys`.
   if (values.help || positionals[0] === 'help') return undefined;
   const [commandName, ...names] = positionals;
@@ -235,10 +229,7 @@ async function execute(invocation: Invocation, deps: KeyServiceDeps): Promise<vo
 
 async function main(): Promise<ExitCode> {
   const invocation = parseInvocation(process.argv.slice(2));
-  if (invocation === undefined) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
+  if (invocation === undefined) return showUsage(USAGE);
   const url = requireDatabaseUrl(process.env, 'DATABASE_URL');
   await probePostgres(url);
   const sql: Sql = createSql(

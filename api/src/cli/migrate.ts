@@ -11,7 +11,6 @@
  *   before it stay applied, and the exit code is 1.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { systemClock } from '../clock.js';
 import { createSql } from '../db.js';
 import { auditToLogger } from '../keys/audit.js';
@@ -25,6 +24,7 @@ import {
   migrationStatus,
   type MigrationDirection,
 } from '../migrate.js';
+import { parseCommandLine, showUsage } from './args.js';
 import { describeDatabaseUrl, migrationTarget, type MigrationTarget } from './database-url.js';
 import { CliError, EXIT, exitCodesHelp, usageError, type ExitCode } from './exit-codes.js';
 import { probePostgres } from './postgres-probe.js';
@@ -73,23 +73,17 @@ interface Invocation {
 }
 
 function parseInvocation(argv: string[]): Invocation | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        'migrations-dir': { type: 'string' },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw usageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
-  // `help` as a command too: `npm run keys -- help` is what people type after `npm run keys`.
+  const { values, positionals } = parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      'migrations-dir': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  // `help` as a command too: `npm run migrate -- help` is what people type after `npm run migrate`.
   if (values.help || positionals[0] === 'help') return undefined;
   const [commandName, countText, ...rest] = positionals;
   if (commandName === undefined) throw usageError('no command given (up, down or status)');
@@ -222,10 +216,7 @@ const MIGRATION_DEADLINE_MS = 30 * 60_000;
 
 async function main(context: CliContext): Promise<ExitCode> {
   const invocation = parseInvocation(process.argv.slice(2));
-  if (invocation === undefined) {
-    console.log(USAGE);
-    return EXIT.ok;
-  }
+  if (invocation === undefined) return showUsage(USAGE);
   const target = migrationTarget(process.env);
   await probePostgres(target.url);
   if (invocation.command !== 'status') context.setDeadline(MIGRATION_DEADLINE_MS);
