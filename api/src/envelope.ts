@@ -8,6 +8,7 @@
  */
 import type { ErrorCode, ErrorDetail } from './errors.js';
 
+/** A success answer of `/execute` and `/v1`, as `successText` writes it. */
 export interface SuccessEnvelope<T> {
   success: true;
   data: T;
@@ -34,10 +35,6 @@ export function errorShapeOf(path: string): ErrorShape {
   return 'envelope';
 }
 
-export function success<T>(data: T, now: number): SuccessEnvelope<T> {
-  return { success: true, data, error: null, timestamp: new Date(now).toISOString() };
-}
-
 /**
  * JSON text written elsewhere (a task as PostgreSQL wrote it, `tasks/sql.ts`), answered as it
  * is: a task is never parsed into an object only to be serialised again.
@@ -53,18 +50,26 @@ export class JsonText {
 /** The media type of every JSON answer (what Koa sets for an object body). */
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
+/** What a success envelope's text has before its data. */
+const SUCCESS_HEAD = '{"success":true,"data":';
+
+/** What a success envelope's text has after its data. */
+function successTail(now: number): string {
+  return `,"error":null,"timestamp":"${new Date(now).toISOString()}"}`;
+}
+
 /**
- * The success envelope as text: the same bytes as `JSON.stringify(success(data, now))`, with
- * `data` either JSON text (spliced in as it is) or a value (serialised here).
+ * The success envelope as text: the same bytes as `JSON.stringify` of the `SuccessEnvelope`
+ * (api/test/envelope.test.ts), with `data` either JSON text (spliced in as it is) or a value
+ * (serialised here). Every success answer of `/execute` and `/v1` is written by it.
  */
 export function successText(data: JsonText | unknown, now: number): string {
-  const [head, tail] = successTextAround(now);
-  return head + (data instanceof JsonText ? data.text : JSON.stringify(data)) + tail;
+  return SUCCESS_HEAD + (data instanceof JsonText ? data.text : JSON.stringify(data)) + successTail(now);
 }
 
 /** The success envelope's text before and after its data: for an answer written in pieces. */
 export function successTextAround(now: number): [head: string, tail: string] {
-  return ['{"success":true,"data":', `,"error":null,"timestamp":"${new Date(now).toISOString()}"}`];
+  return [SUCCESS_HEAD, successTail(now)];
 }
 
 /** An error in the given shape. */
