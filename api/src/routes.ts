@@ -137,19 +137,20 @@ export function buildRouting(
   const exactRoutes = new Map<string, { path: string; chain: Middleware<AppState> }>();
   const serviceKey = auth.serviceKey.middleware();
   const adminKey = auth.adminApiKey === undefined ? undefined : requireAdminKey(auth.adminApiKey, auth.limiter);
+  /** The key check a route's `auth` asks for: none, or exactly one. */
+  const guardOf = (route: RouteDefinition): Middleware<AppState> | undefined => {
+    if (route.auth === 'none') return undefined;
+    if (route.auth === 'service') return serviceKey;
+    if (adminKey === undefined) throw new Error(`${route.method} ${route.path} needs ADMIN_API_KEY`);
+    return adminKey;
+  };
   for (const route of routes) {
-    const guards: Middleware<AppState>[] = [];
-    if (route.auth === 'service') guards.push(serviceKey);
-    if (route.auth === 'admin') {
-      if (adminKey === undefined) throw new Error(`${route.method} ${route.path} needs ADMIN_API_KEY`);
-      guards.push(adminKey);
-    }
+    const guard = guardOf(route);
     const handler = (ctx: RouteContext) => route.handle(ctx, services);
-    router.register(route.path, [route.method], [...guards, handler] as never[]);
+    router.register(route.path, [route.method], [...(guard === undefined ? [] : [guard]), handler] as never[]);
     if (!route.path.includes(':')) {
-      // The same chain, composed once: at most one guard, then the handler (which answers:
-      // like the router's last layer, it never goes on).
-      const [guard] = guards;
+      // The same chain, composed once: the guard, then the handler (which answers: like the
+      // router's last layer, it never goes on).
       const answer = (ctx: RouteContext): Promise<void> => Promise.resolve(handler(ctx));
       const chain: Middleware<AppState> =
         guard === undefined ? (ctx) => answer(ctx as RouteContext) : (ctx) => guard(ctx, () => answer(ctx as RouteContext));
