@@ -99,6 +99,11 @@ function ratio(numerator: number | null, denominator: number | null): number | n
 }
 
 const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+/** The mean, when every value was measured (else null). */
+const meanOf = (values: (number | null)[]): number | null => {
+  const measured = values.filter((value): value is number => value !== null);
+  return values.length > 0 && measured.length === values.length ? mean(measured) : null;
+};
 const fixed = (value: number | null, digits = 1): string => (value === null ? 'n/a' : value.toFixed(digits));
 
 export function formatReport(report: BenchReport): string {
@@ -133,10 +138,6 @@ export function formatReport(report: BenchReport): string {
   );
   lines.push('| scenario | multiple per round | mean | target | met | floor (Koa + 1 query), mean | API ÷ floor, mean |');
   lines.push('| --- | ---: | ---: | ---: | --- | ---: | ---: |');
-  const meanOf = (values: (number | null)[]): number | null => {
-    const measured = values.filter((value): value is number => value !== null);
-    return values.length > 0 && measured.length === values.length ? mean(measured) : null;
-  };
   for (const scenario of Object.keys(CPU_MULTIPLE_TARGETS) as ScenarioName[]) {
     const runs = report.runs.filter((run) => run.scenario === scenario);
     if (runs.length === 0) continue;

@@ -264,25 +264,22 @@ async function main(): Promise<void> {
     }
     const apiProcess = api;
     cleanups.push(() => stopServer(apiProcess.child));
-    const barePort = await freePort();
-    const bareUrl = `http://127.0.0.1:${barePort}`;
-    // The same node flags and environment as the API: the CPU multiple then compares our code
-    // with Koa's, not one garbage-collector setting with another.
-    const bare = await startServer(
-      [...settings.nodeFlags, '--import', 'tsx', 'scripts/bench/bare-koa.ts'],
-      { ...process.env, ...RUNTIME_ENV, PORT: String(barePort) },
-      bareUrl,
-    );
-    cleanups.push(() => stopServer(bare.child));
-    // The floor of a database request: the same server, one statement per request (bare-koa.ts).
-    const floorPort = await freePort();
-    const floorUrl = `http://127.0.0.1:${floorPort}`;
-    const floor = await startServer(
-      [...settings.nodeFlags, '--import', 'tsx', 'scripts/bench/bare-koa.ts'],
-      { ...process.env, ...RUNTIME_ENV, PORT: String(floorPort), BARE_DATABASE_URL: databaseUrl },
-      floorUrl,
-    );
-    cleanups.push(() => stopServer(floor.child));
+    // The reference servers (bare-koa.ts), with the same node flags and environment as the API:
+    // the CPU multiple then compares our code with Koa's, not one garbage-collector setting
+    // with another.
+    const startReference = async (env: Record<string, string>): Promise<{ url: string; pid: number }> => {
+      const url = `http://127.0.0.1:${await freePort()}`;
+      const server = await startServer(
+        [...settings.nodeFlags, '--import', 'tsx', 'scripts/bench/bare-koa.ts'],
+        { ...process.env, ...RUNTIME_ENV, PORT: new URL(url).port, ...env },
+        url,
+      );
+      cleanups.push(() => stopServer(server.child));
+      return { url, pid: server.pid };
+    };
+    const bare = await startReference({});
+    // The floor of a database request: the same server, one statement per request.
+    const floor = await startReference({ BARE_DATABASE_URL: databaseUrl });
 
     log(`seeding ${settings.users} users × ${settings.tasksPerUser} tasks through the API`);
     const seedData = await seed(apiUrl, apiKey);
@@ -295,20 +292,20 @@ async function main(): Promise<void> {
     const runs: ScenarioRun[] = [];
     const load = (url: string, scenario: ScenarioName, durationS: number, withSeed: boolean): Promise<LoadResult> =>
       runLoad({ url, scenario, connections: settings.connections, durationS, ...(withSeed ? { seedFile } : {}) });
+    /** A reference server's run of a scenario (after its warm-up), and its CPU per request. */
+    const measureReference = async (server: { url: string; pid: number }, scenario: ScenarioName) => {
+      if (settings.warmupS > 0) await load(server.url, scenario, settings.warmupS, false);
+      const cpuBefore = cpuSeconds(server.pid);
+      const result = await load(server.url, scenario, settings.durationS, false);
+      const cpu = cpuSeconds(server.pid) - cpuBefore;
+      return { result, cpuMsPerRequest: result.requests === 0 ? null : (cpu * 1000) / result.requests };
+    };
     for (let round = 1; round <= settings.rounds; round++) {
       for (const scenario of settings.scenarios) {
         log(`round ${round}: ${scenario}`);
-        if (settings.warmupS > 0) await load(bareUrl, scenario, settings.warmupS, false);
-        const bareCpuBefore = cpuSeconds(bare.pid);
-        const ceiling = await load(bareUrl, scenario, settings.durationS, false);
-        const bareCpu = cpuSeconds(bare.pid) - bareCpuBefore;
-        let floorCpuMsPerRequest: number | null = null;
-        if (scenario !== 'health') {
-          if (settings.warmupS > 0) await load(floorUrl, scenario, settings.warmupS, false);
-          const floorCpuBefore = cpuSeconds(floor.pid);
-          const floorRun = await load(floorUrl, scenario, settings.durationS, false);
-          floorCpuMsPerRequest = floorRun.requests === 0 ? null : ((cpuSeconds(floor.pid) - floorCpuBefore) * 1000) / floorRun.requests;
-        }
+        const ceiling = await measureReference(bare, scenario);
+        // Health needs no database: it has no floor.
+        const floorRun = scenario === 'health' ? undefined : await measureReference(floor, scenario);
         if (settings.warmupS > 0) await load(apiUrl, scenario, settings.warmupS, true);
         await statements.reset();
         const pgCpuBefore = pgRoot === undefined ? 0 : treeCpuSeconds(pgRoot);
@@ -323,9 +320,9 @@ async function main(): Promise<void> {
           round,
           scenario,
           result,
-          ceilingRps: ceiling.rps,
-          bareCpuMsPerRequest: ceiling.requests === 0 ? null : (bareCpu * 1000) / ceiling.requests,
-          floorCpuMsPerRequest,
+          ceilingRps: ceiling.result.rps,
+          bareCpuMsPerRequest: ceiling.cpuMsPerRequest,
+          floorCpuMsPerRequest: floorRun?.cpuMsPerRequest ?? null,
           peakRssMb,
           statementsPerRequest: calls === null || result.requests === 0 ? null : (calls.calls - calls.keyCalls) / result.requests,
           keyStatements: calls === null ? null : calls.keyCalls,
