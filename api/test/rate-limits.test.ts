@@ -14,8 +14,7 @@ import type { RunningServer } from '../src/server.js';
 import { apiClient, request, type ApiResponse } from './helpers/api-client.js';
 import { createTestKey, startTestApi } from './helpers/api.js';
 import { useTestDatabase } from './helpers/databases.js';
-import { startApiBehindProxy } from './helpers/resilience.js';
-import type { TcpProxy } from './helpers/tcp-proxy.js';
+import { useApiBehindProxy } from './helpers/resilience.js';
 
 /** 429 `rate_limited` with a whole-seconds Retry-After, in whichever transport's error shape. */
 function expectRateLimited(response: ApiResponse): void {
@@ -34,33 +33,23 @@ const FAILURES_PER_MIN = 6;
 describe('rate limits', () => {
   const db = useTestDatabase();
   const clock = new ManualClock(Date.now());
-  let api: RunningServer;
-  let proxy: TcpProxy;
-  let stop: () => Promise<void>;
-
-  before(async () => {
-    ({ api, proxy, stop } = await startApiBehindProxy(
-      db,
-      {
-        RATE_LIMIT_KEY_RPS: String(KEY_RPS),
-        RATE_LIMIT_AUTH_FAILURES_PER_MIN: String(FAILURES_PER_MIN),
-        ADMIN_API_KEY: ADMIN_KEY,
-      },
-      { clock },
-    ));
-  });
-  after(async () => {
-    await stop();
-  });
+  const setup = useApiBehindProxy(
+    db,
+    {
+      RATE_LIMIT_KEY_RPS: String(KEY_RPS),
+      RATE_LIMIT_AUTH_FAILURES_PER_MIN: String(FAILURES_PER_MIN),
+      ADMIN_API_KEY: ADMIN_KEY,
+    },
+    { clock },
+  );
   afterEach(() => {
-    proxy.restore();
     // Every test starts with full buckets.
     clock.advance(120_000);
   });
 
   /** A request from `address` as the ALB forwards it (`claimed`: what the client itself put first). */
   const fromAddress = (address: string, key: string | null, claimed?: string) =>
-    request(api.url, 'POST', '/execute', {
+    request(setup.api.url, 'POST', '/execute', {
       key,
       headers: { 'X-Forwarded-For': claimed === undefined ? address : `${claimed}, ${address}` },
       body: { action: 'get-stats', user_id: 'u' },
@@ -70,13 +59,13 @@ describe('rate limits', () => {
     it('admits a burst of twice the rate, then answers 429 with Retry-After; other keys are unaffected', async () => {
       const key = await createTestKey(db.sql);
       const other = await createTestKey(db.sql);
-      const client = apiClient(api.url, { key });
+      const client = apiClient(setup.api.url, { key });
       const statuses: number[] = [];
       for (let index = 0; index < KEY_RPS * 2; index += 1) statuses.push((await client.execute('get-stats', 'u')).status);
       expect(statuses).to.deep.equal(Array<number>(KEY_RPS * 2).fill(200));
       expectRateLimited(await client.execute('get-stats', 'u'));
       expectRateLimited(await client.get('/v1/users/u/stats'));
-      expect((await apiClient(api.url, { key: other }).execute('get-stats', 'u')).status).to.equal(200);
+      expect((await apiClient(setup.api.url, { key: other }).execute('get-stats', 'u')).status).to.equal(200);
       // One second refills the rate.
       clock.advance(1_000);
       for (let index = 0; index < KEY_RPS; index += 1) expect((await client.execute('get-stats', 'u')).status).to.equal(200);
@@ -85,9 +74,9 @@ describe('rate limits', () => {
 
     it('is checked before any database work: a limited unknown key gets 429 with the database cut, not 503', async () => {
       const unknown = generateServiceKey('test');
-      const client = apiClient(api.url, { key: unknown });
+      const client = apiClient(setup.api.url, { key: unknown });
       for (let index = 0; index < KEY_RPS * 2; index += 1) await client.execute('get-stats', 'u');
-      proxy.cut();
+      setup.proxy.cut();
       expectRateLimited(await client.execute('get-stats', 'u'));
     });
   });
@@ -97,9 +86,9 @@ describe('rate limits', () => {
       for (let index = 0; index < FAILURES_PER_MIN; index += 1) {
         expect((await fromAddress('203.0.113.7', generateServiceKey('test'))).status).to.equal(401);
       }
-      proxy.cut();
+      setup.proxy.cut();
       expectRateLimited(await fromAddress('203.0.113.7', generateServiceKey('test')));
-      proxy.restore();
+      setup.proxy.restore();
       expect((await fromAddress('203.0.113.8', generateServiceKey('test'))).status).to.equal(401);
     });
 
@@ -138,7 +127,7 @@ describe('rate limits', () => {
 
     it('guards the admin key the same way', async () => {
       const admin = (key: string) =>
-        request(api.url, 'GET', '/admin/service-keys', { headers: { 'X-Admin-Key': key, 'X-Forwarded-For': '203.0.113.70' } });
+        request(setup.api.url, 'GET', '/admin/service-keys', { headers: { 'X-Admin-Key': key, 'X-Forwarded-For': '203.0.113.70' } });
       for (let index = 0; index < FAILURES_PER_MIN; index += 1) expect((await admin(`wrong-${index}`)).status).to.equal(401);
       expectRateLimited(await admin('wrong-again'));
       // The right key from that source waits too: the budget is the source's, not the guess's.

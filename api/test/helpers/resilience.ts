@@ -38,6 +38,38 @@ export async function startApiBehindProxy(
   return { proxy, api, client: apiClient(api.url, { key: await createTestKey(db.sql) }), stop };
 }
 
+/**
+ * `startApiBehindProxy` for a whole `describe`: started before its tests, stopped after them,
+ * the proxy restored (a test may have cut it) after each. Read `api` and `proxy` inside tests
+ * and hooks.
+ */
+export function useApiBehindProxy(
+  db: TestDatabase,
+  env: Record<string, string>,
+  options: Omit<TestApiOptions, 'env'> = {},
+): Pick<ApiBehindProxy, 'api' | 'proxy'> {
+  let setup: ApiBehindProxy | undefined;
+  const current = (): ApiBehindProxy => {
+    if (setup === undefined) throw new Error('the API behind the proxy starts in a before() hook: use it inside tests or hooks');
+    return setup;
+  };
+  before(async () => {
+    setup = await startApiBehindProxy(db, env, options);
+  });
+  afterEach(() => setup?.proxy.restore());
+  after(async () => {
+    await setup?.stop();
+  });
+  return {
+    get api() {
+      return current().api;
+    },
+    get proxy() {
+      return current().proxy;
+    },
+  };
+}
+
 /** The contract's answer to a database fault: 503 `unavailable`, Retry-After, an envelope. */
 export function expectUnavailable(response: ApiResponse): void {
   expect(response.status, response.text).to.equal(503);
