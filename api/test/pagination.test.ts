@@ -175,6 +175,27 @@ describe('list-tasks pagination', () => {
         }
       });
 
+      it('large tasks: batches cut by their bytes still give every task once, whole and in order', async () => {
+        // Each task's JSON is ~63 KB (chr(1) is written as the six-byte \u0001), so a batch
+        // holds only a few of them (LIST_BATCH_BYTES): a page is read and written in several.
+        const userId = `large-${randomUUID()}`;
+        await db.sql`
+          insert into tasks (user_id, title, description, created_at)
+          select ${userId}, 'large ' || n || repeat(chr(1), 400), repeat(chr(1), 9990) || n,
+                 timestamptz '2026-07-01T00:00:00Z' + n * interval '1 second'
+          from generate_series(1, 13) as n`;
+        const expected = await expectedOrder(userId);
+        const described = (tasks: PageData['tasks']) =>
+          tasks.map((task) => (task as unknown as { description: string }).description.slice(9_990));
+        const whole = page(await transport.list(userId, { limit: 13 }));
+        expect(whole).to.include({ count: 13, next_cursor: null });
+        expect(whole.tasks.map((task) => task.id)).to.deep.equal(expected);
+        expect(described(whole.tasks)).to.deep.equal(Array.from({ length: 13 }, (_, index) => String(13 - index)));
+        const pages = await walk(transport, userId, { limit: 6 });
+        expect(pages.map((current) => current.count)).to.deep.equal([6, 6, 1]);
+        expect(pages.flatMap((current) => current.tasks.map((task) => task.id))).to.deep.equal(expected);
+      });
+
       it('pages by 100 by default on /v1 (all of them on /execute), up to 1000', async () => {
         const userId = `many-${randomUUID()}`;
         await db.sql`

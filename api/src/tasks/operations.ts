@@ -40,10 +40,10 @@ import {
   pickTask,
   selectTaskStatement,
   statsStatement,
-  taskPageStatement,
+  taskBatchStatement,
   updateTaskStatement,
   type NewTask,
-  type PageRow,
+  type PageBatchRow,
   type TaskChanges,
   type TaskJsonRow,
 } from './sql.js';
@@ -150,13 +150,19 @@ export const createTask: Operation<typeof CreateTaskInputSchema, TaskJson> & {
 };
 
 /**
- * Tasks read per statement while a listing is written. Bounds what one listing holds in
- * memory whatever its length: a task is at most ~63 KB as JSON text (10 500 characters, each
- * escaped to six bytes at worst), so a batch is at most ~3 MB, and a streamed listing lets go
- * of each task as the socket takes it. Each batch is one index scan under its own deadline,
- * so a slow reader never holds a connection or a transaction open.
+ * Tasks read per statement while a listing is written: each batch is one index scan under its
+ * own deadline, so a slow reader never holds a connection or a transaction open.
  */
 export const LIST_BATCH_SIZE = 50;
+
+/**
+ * JSON text per batch, at most (a batch always takes its first task, and a task is at most
+ * ~63 KB: 10 500 characters, each escaped to six bytes at worst). Bounds what one listing
+ * holds in memory whatever its length or its tasks' sizes: the batch as the driver receives
+ * it, as a string, and as the socket's copy while it drains. Typical tasks (a few hundred
+ * bytes) fill a batch by count long before this.
+ */
+export const LIST_BATCH_BYTES = 256 * 1024;
 
 /** The end of a listing, known once its tasks were read through. */
 export interface ListingEnd {
@@ -166,19 +172,18 @@ export interface ListingEnd {
 
 /**
  * `list-tasks`' data, read as it is written: `batches` yields the tasks' JSON texts a batch at
- * a time (fetched as the reader asks for them; never an empty batch), then `end()` tells the
- * count and the cursor to the next page. A batch's array is the reader's: nothing else holds
- * its texts, so a reader that drops each one once written holds at most the rest of a batch.
- * The first batch is fetched before `run` resolves, so a fault or a bad cursor is still an
- * ordinary error, not a broken answer.
+ * a time, each batch one string of comma-separated tasks as PostgreSQL joined them (fetched as
+ * the reader asks for them; never an empty batch), then `end()` tells the count and the cursor
+ * to the next page. The first batch is fetched before `run` resolves, so a fault or a bad
+ * cursor is still an ordinary error, not a broken answer.
  */
 export class TaskListing {
-  readonly batches: AsyncIterable<string[]>;
+  readonly batches: AsyncIterable<string>;
   /** True when the first batch is the whole listing: reading `batches` touches the database no more. */
   readonly whole: boolean;
   private ending: ListingEnd | undefined;
 
-  constructor(whole: boolean, batches: (finish: (end: ListingEnd) => void) => AsyncIterable<string[]>) {
+  constructor(whole: boolean, batches: (finish: (end: ListingEnd) => void) => AsyncIterable<string>) {
     this.whole = whole;
     this.batches = batches((end) => (this.ending = end));
   }
@@ -202,42 +207,43 @@ export const listTasks = operation(
   async (deps, userId, input: ListTasksInput): Promise<TaskListing> => {
     const filters = { status: input.status, priority: input.priority };
     const limit = input.limit ?? Number.POSITIVE_INFINITY;
-    const fetch = (after: CursorPosition | undefined, wanted: number): Promise<PageRow[]> =>
-      withDeadline(taskPageStatement(deps.db.sql, userId, filters, after, wanted + 1), deps.db.queryTimeoutMs);
+    const fetch = (after: CursorPosition | undefined, wanted: number): Promise<PageBatchRow> =>
+      oneRow(deps, taskBatchStatement(deps.db.sql, userId, filters, after, wanted, LIST_BATCH_BYTES)).then((row) => {
+        if (row === undefined) throw new Error('the listing aggregate returned no row');
+        return row;
+      });
     const start = input.cursor === undefined ? undefined : decodeCursor(input.cursor, filters);
     const firstWanted = Math.min(LIST_BATCH_SIZE, limit);
     const first = await fetch(start, firstWanted);
     // Whole when nothing follows the first batch, or when it completes the page.
-    const whole = first.length <= firstWanted || limit <= LIST_BATCH_SIZE;
+    const whole = !first.more || first.count >= limit;
 
-    // Handed to the reader once, then let go (the generator keeps no rows while it yields).
-    let firstRows: PageRow[] | undefined = first;
+    // Handed to the reader once, then let go (the generator keeps no batch while it yields).
+    let firstBatch: PageBatchRow | undefined = first;
     return new TaskListing(whole, async function* batches(finish) {
       let served = 0;
       let after = start;
+      let wanted = firstWanted;
       for (;;) {
-        const wanted = Math.min(LIST_BATCH_SIZE, limit - served);
-        const batch = takeBatch(firstRows ?? (await fetch(after, wanted)), wanted);
-        firstRows = undefined;
-        served += batch.texts.length;
-        if (batch.texts.length > 0) yield batch.texts;
-        if (batch.last === undefined) return finish({ count: served, next_cursor: null });
-        after = batch.last;
+        const batch = firstBatch ?? (await fetch(after, wanted));
+        firstBatch = undefined;
+        served += batch.count;
+        if (batch.tasks !== null) yield batch.tasks;
+        if (!batch.more) return finish({ count: served, next_cursor: null });
+        after = lastOf(batch);
         if (served >= limit) return finish({ count: served, next_cursor: encodeCursor(after, filters) });
+        // A batch its bytes cut short (large tasks): the next scan reads one task more than it
+        // took, not a whole batch that would be mostly thrown away; otherwise a whole batch.
+        wanted = Math.min(batch.count < wanted ? batch.count + 1 : LIST_BATCH_SIZE, limit - served);
       }
     });
   },
 );
 
-/**
- * A batch of up to `wanted` tasks out of `rows` (fetched with one row more): their JSON texts,
- * and the position of the last when another row follows (else undefined: the listing ends).
- */
-function takeBatch(rows: readonly PageRow[], wanted: number): { texts: string[]; last: CursorPosition | undefined } {
-  const more = rows.length > wanted;
-  const texts = (more ? rows.slice(0, wanted) : rows).map((row) => row.json);
-  const last = more ? rows[wanted - 1] : undefined;
-  return { texts, last: last === undefined ? undefined : { createdMicros: last.created_micros, id: last.id } };
+/** The position of the last task of a batch that has tasks: where the next batch or page starts. */
+function lastOf(batch: PageBatchRow): CursorPosition {
+  if (batch.last_micros === null || batch.last_id === null) throw new Error('a listing batch with more to come has no last task');
+  return { createdMicros: batch.last_micros, id: batch.last_id };
 }
 
 /** `get-task`. */

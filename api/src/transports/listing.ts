@@ -27,14 +27,9 @@ async function* listingEnvelope(listing: TaskListing, now: number): AsyncGenerat
   const [head, tail] = successTextAround(now);
   yield `${head}{"tasks":[`;
   let separator = '';
-  for await (const texts of listing.batches) {
-    for (let index = 0; index < texts.length; index += 1) {
-      const text = texts[index] ?? '';
-      // Let go of each task as it is handed to the socket (a task may be ~63 KB of JSON).
-      texts[index] = '';
-      yield separator + text;
-      separator = ',';
-    }
+  for await (const tasks of listing.batches) {
+    yield separator + tasks;
+    separator = ',';
   }
   yield dataEnd(listing.end()) + tail;
 }
@@ -49,9 +44,10 @@ export async function writeListing(ctx: RouteContext, services: Services, data: 
   ctx.status = 200;
   ctx.res.setHeader('Content-Type', JSON_CONTENT_TYPE);
   if (data.whole) {
-    const texts: string[] = [];
-    for await (const batch of data.batches) texts.push(...batch);
-    ctx.body = successText(new JsonText(`{"tasks":[${texts.join(',')}${dataEnd(data.end())}`), now);
+    // Whole: one batch at most (none when no task matched).
+    let tasks = '';
+    for await (const batch of data.batches) tasks = batch;
+    ctx.body = successText(new JsonText(`{"tasks":[${tasks}${dataEnd(data.end())}`), now);
     return true;
   }
   const pieces = listingEnvelope(data, now);
