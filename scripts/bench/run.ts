@@ -4,11 +4,11 @@
  *
  * 1. Builds the API (`api/dist`, what the image runs) and starts PostgreSQL: embedded (17,
  *    with pg_stat_statements) unless `DATABASE_URL` is set.
- * 2. Starts chapi, the bare Koa server and the same server running one statement per request
- *    (the floor of a database request), each pinned to core 0 (`taskset`), and seeds users ×
+ * 2. Starts chapi, the bare Koa server and the same server reading each request's JSON body
+ *    and running one statement (the floor of a task request), each pinned to core 0 (`taskset`), and seeds users ×
  *    tasks through the API (mixed statuses and priorities, some overdue).
- * 3. For each round and scenario: the bare server, the floor (not for health), then chapi,
- *    each with a warm-up and a measured run of autocannon from a separate process pinned to
+ * 3. For each round and scenario: the bare server (a fixed GET), the floor (not for health;
+ *    sent the scenario's own requests, as chapi is), then chapi, each with a warm-up and a measured run of autocannon from a separate process pinned to
  *    core 1.
  * 4. Memory (`memory.ts`): the API's peak RSS under 20 concurrent pages of 1000 largest-possible
  *    tasks, and under one `list-tasks` of every task of a user with 100 000 tasks.
@@ -278,7 +278,7 @@ async function main(): Promise<void> {
       return { url, pid: server.pid };
     };
     const bare = await startReference({});
-    // The floor of a database request: the same server, one statement per request.
+    // The floor of a task request: the same server, reading the body and running one statement.
     const floor = await startReference({ BARE_DATABASE_URL: databaseUrl });
 
     log(`seeding ${settings.users} users × ${settings.tasksPerUser} tasks through the API`);
@@ -293,19 +293,20 @@ async function main(): Promise<void> {
     const load = (url: string, scenario: ScenarioName, durationS: number, withSeed: boolean): Promise<LoadResult> =>
       runLoad({ url, scenario, connections: settings.connections, durationS, ...(withSeed ? { seedFile } : {}) });
     /** A reference server's run of a scenario (after its warm-up), and its CPU per request. */
-    const measureReference = async (server: { url: string; pid: number }, scenario: ScenarioName) => {
-      if (settings.warmupS > 0) await load(server.url, scenario, settings.warmupS, false);
+    /** With `requests`: sent the scenario's own requests (the floor), else a fixed GET (bare Koa). */
+    const measureReference = async (server: { url: string; pid: number }, scenario: ScenarioName, requests: boolean) => {
+      if (settings.warmupS > 0) await load(server.url, scenario, settings.warmupS, requests);
       const cpuBefore = cpuSeconds(server.pid);
-      const result = await load(server.url, scenario, settings.durationS, false);
+      const result = await load(server.url, scenario, settings.durationS, requests);
       const cpu = cpuSeconds(server.pid) - cpuBefore;
       return { result, cpuMsPerRequest: result.requests === 0 ? null : (cpu * 1000) / result.requests };
     };
     for (let round = 1; round <= settings.rounds; round++) {
       for (const scenario of settings.scenarios) {
         log(`round ${round}: ${scenario}`);
-        const ceiling = await measureReference(bare, scenario);
+        const ceiling = await measureReference(bare, scenario, false);
         // Health needs no database: it has no floor.
-        const floorRun = scenario === 'health' ? undefined : await measureReference(floor, scenario);
+        const floorRun = scenario === 'health' ? undefined : await measureReference(floor, scenario, true);
         if (settings.warmupS > 0) await load(apiUrl, scenario, settings.warmupS, true);
         await statements.reset();
         const pgCpuBefore = pgRoot === undefined ? 0 : treeCpuSeconds(pgRoot);
