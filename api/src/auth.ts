@@ -20,7 +20,7 @@
  * Every failure is the same 401: the response never says whether the key was missing,
  * malformed, unknown, revoked or expired, and never echoes it. Keys are never logged.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Middleware } from 'koa';
 import { LRUCache } from 'lru-cache';
@@ -217,7 +217,7 @@ export class ServiceKeyAuth {
 }
 
 function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /**

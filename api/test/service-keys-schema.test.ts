@@ -26,6 +26,13 @@ describe('service_api_keys constraints (the table refuses what the code never wr
     }
   }
 
+  it("stores SHA-256 of the key's UTF-8 bytes, as PostgreSQL's sha256() computes it (imported keys may be any printable text)", async () => {
+    for (const key of [generateServiceKey('prod'), generateServiceKey('dev'), 'legacy-key-0123456789', 'clé-héritée-😀-0123456789']) {
+      const [row] = await db.sql<{ hash: Buffer }[]>`select sha256(convert_to(${key}, 'UTF8')) as hash`;
+      expect(hashServiceKey(key).equals(row?.hash as Buffer), key).to.equal(true);
+    }
+  });
+
   it('accepts a well-formed row', async () => {
     expect(await insert({})).to.equal('ok');
   });

@@ -4,7 +4,7 @@
  * (any printable ASCII, 16..256 characters). Only the SHA-256 of the whole key is ever stored
  * or compared.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** The environments a key belongs to: the `<env>` of `sk_<env>_<secret>`. */
 export const KEY_ENVIRONMENTS = ['dev', 'test', 'prod'] as const;
@@ -61,9 +61,13 @@ export function importedDisplayPrefix(key: string): string {
   return key.slice(0, (environment === undefined ? 0 : `sk_${environment}_`.length) + 4);
 }
 
-/** SHA-256 of the whole key: what the database stores and looks keys up by. */
+/**
+ * SHA-256 of the whole key (UTF-8): what the database stores and looks keys up by. One-shot
+ * `crypto.hash` rather than a Hash object: every request hashes the key it presents, and the
+ * one-shot call is the faster of the two for small inputs (Node's docs).
+ */
 export function hashServiceKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
+  return hash('sha256', key, 'buffer');
 }
 
 /** A short, non-secret label for lists and logs: `sk_prod_ab12`. */
