@@ -103,6 +103,31 @@ export function serverSessionSettings(config: DatabaseConfig): Record<string, st
 }
 
 /**
+ * One postgres.js pool with the API's settings, as it is: `createSql` puts it behind its
+ * swappable handle; the bench's floor (`scripts/bench/bare-koa.ts`) uses it bare, so that it
+ * measures the same driver settings without anything of chapi around them.
+ */
+export function openPool(config: DatabaseConfig, options: { applicationName?: string } = {}): Sql {
+  return postgres(normalizeDatabaseUrl(config.url), {
+    max: config.poolMax,
+    idle_timeout: config.idleTimeoutS,
+    connect_timeout: config.connectTimeoutS,
+    prepare: usePreparedStatements(config),
+    // Supported by postgres.js, missing from its type definitions.
+    ...({ max_pipeline: MAX_PIPELINE } as object),
+    // The array-types query postgres.js runs on each new connection costs a round trip, and
+    // when it fails (a timeout, a cancel) its rejection is unhandled and would crash the
+    // process (porsager/postgres#1205). The API passes no arrays of custom types.
+    fetch_types: false,
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, RECONNECT_BACKOFF_MAX_S),
+    // Server notices (e.g. "relation already exists, skipping") are not errors; the
+    // default handler would print them with console.log.
+    onnotice: () => undefined,
+    connection: { application_name: options.applicationName ?? 'chapi-api', ...serverSessionSettings(config) },
+  });
+}
+
+/**
  * Creates the connection pool. Connections open lazily, so this never blocks start-up.
  *
  * What it returns is a stable handle on a postgres.js pool that `retirePool` can replace: a
@@ -112,24 +137,7 @@ export function serverSessionSettings(config: DatabaseConfig): Record<string, st
  * and ends, and every query from then on goes to a fresh pool behind the same handle.
  */
 export function createSql(config: DatabaseConfig, options: { applicationName?: string } = {}): Sql {
-  const open = (): Sql =>
-    postgres(normalizeDatabaseUrl(config.url), {
-      max: config.poolMax,
-      idle_timeout: config.idleTimeoutS,
-      connect_timeout: config.connectTimeoutS,
-      prepare: usePreparedStatements(config),
-      // Supported by postgres.js, missing from its type definitions.
-      ...({ max_pipeline: MAX_PIPELINE } as object),
-      // The array-types query postgres.js runs on each new connection costs a round trip, and
-      // when it fails (a timeout, a cancel) its rejection is unhandled and would crash the
-      // process (porsager/postgres#1205). The API passes no arrays of custom types.
-      fetch_types: false,
-      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, RECONNECT_BACKOFF_MAX_S),
-      // Server notices (e.g. "relation already exists, skipping") are not errors; the
-      // default handler would print them with console.log.
-      onnotice: () => undefined,
-      connection: { application_name: options.applicationName ?? 'chapi-api', ...serverSessionSettings(config) },
-    });
+  const open = (): Sql => openPool(config, options);
   // A retired pool gets this long to finish its in-flight queries (the deadline, and the
   // server's statement timeout a second later), then its connections are destroyed.
   const retireTimeoutS = Math.ceil((config.statementTimeoutMs + SERVER_TIMEOUT_MARGIN_MS) / 1000) + 1;

@@ -5,34 +5,92 @@
  *
  * With `BARE_DATABASE_URL`, the same server is the floor of a task request: it is sent the
  * scenario's own requests (the contract's `POST /execute` with its JSON body), reads the body
- * with raw-body as the API does and parses it, then runs one statement through postgres.js
- * with the API's pool settings (`db.ts`), and answers the fixed body. That is what any Koa
- * application must do for such a request, whatever it does around it. The statement has a
- * parameter and returns one row, like the API's, and asks PostgreSQL for almost nothing: what
- * it costs is the round trip (the driver, the two socket writes and reads, the wake-ups),
- * which every task request of the API pays once.
+ * with raw-body as the API does, parses it, runs the API's own statement for the action
+ * (`api/src/tasks/sql.ts`, through postgres.js with the API's pool settings) and answers the
+ * text that statement returns. Nothing of chapi is around it: no key check, validation,
+ * routing, idempotency, error envelope, logging or headers. So the floor is what the request
+ * costs in Koa, the driver and the sockets, with PostgreSQL doing the request's real work and
+ * returning its real result; the API's CPU above it is the application's own.
  */
 import { createServer } from 'node:http';
 import Koa from 'koa';
-import postgres from 'postgres';
 import getRawBody from 'raw-body';
+import { loadConfig } from '../../api/src/config.js';
+import { openPool, type Sql } from '../../api/src/db.js';
+import { LIST_BATCH_BYTES } from '../../api/src/tasks/operations.js';
+import { insertTaskStatement, selectTaskStatement, statsStatement, taskBatchStatement, updateTaskStatement } from '../../api/src/tasks/sql.js';
 
 const BODY = { success: true, data: { status: 'ok' }, error: null, timestamp: '2026-01-01T00:00:00.000Z' };
 
 const databaseUrl = process.env.BARE_DATABASE_URL;
-// The API's pool: db.ts (size, prepared statements, no type fetch, a pipeline of one).
-const sql = databaseUrl === undefined ? undefined : postgres(databaseUrl, { max: 10, prepare: true, fetch_types: false, ...({ max_pipeline: 1 } as object) });
+// A pool with the API's settings (`openPool` in db.ts: size, prepared statements, a pipeline
+// of one), without the API's swappable handle around it.
+const sql = databaseUrl === undefined ? undefined : openPool(loadConfig({ ...process.env, DATABASE_URL: databaseUrl }).database, { applicationName: 'bench-floor' });
+
+/** An `/execute` request as the scenarios send it (`scenarios.ts`); nothing is checked. */
+interface ExecuteRequest {
+  action?: string;
+  user_id?: string;
+  payload?: Record<string, unknown>;
+}
+
+/**
+ * The text the API's statement for `request` returns, in a minimal envelope; undefined when it
+ * found no task (answered 404: the bench stops on a floor that fails requests, as one that did
+ * less than their work would understate their cost).
+ */
+async function answer(db: Sql, request: ExecuteRequest): Promise<string | undefined> {
+  const user = String(request.user_id);
+  const payload = request.payload ?? {};
+  const text = (value: unknown) => (value === undefined || value === null ? null : String(value));
+  switch (request.action) {
+    case 'get-task': {
+      const [row] = await selectTaskStatement(db, user, String(payload.task_id));
+      return row && `{"success":true,"data":${row.json}}`;
+    }
+    case 'list-tasks': {
+      const [row] = await taskBatchStatement(db, user, {}, undefined, Number(payload.limit), LIST_BATCH_BYTES);
+      return row?.tasks === null || row?.tasks === undefined ? undefined : `{"success":true,"data":{"tasks":[${row.tasks}]}}`;
+    }
+    case 'create-task': {
+      const dueDate = text(payload.due_date);
+      const [row] = await insertTaskStatement(db, {
+        user_id: user,
+        title: String(payload.title),
+        description: text(payload.description),
+        status: (text(payload.status) ?? 'pending') as 'pending',
+        priority: text(payload.priority) as null,
+        due_date: dueDate === null ? null : new Date(dueDate),
+      });
+      return row && `{"success":true,"data":${row.json}}`;
+    }
+    case 'update-task': {
+      const [row] = await updateTaskStatement(db, user, String(payload.task_id), { status: text(payload.status) as 'pending' });
+      return row && `{"success":true,"data":${row.json}}`;
+    }
+    case 'get-stats': {
+      const [row] = await statsStatement(db, user);
+      return `{"success":true,"data":${JSON.stringify(row)}}`;
+    }
+    default:
+      return undefined;
+  }
+}
 
 const app = new Koa();
 app.use(async (ctx) => {
-  if (sql !== undefined) {
-    if (ctx.method === 'POST') {
-      const text = await getRawBody(ctx.req, { length: ctx.req.headers['content-length'] ?? null, limit: '1mb', encoding: 'utf8' });
-      JSON.parse(text);
-    }
-    await sql`select ${ctx.path}::text as path`;
+  if (sql === undefined || ctx.method !== 'POST') {
+    ctx.body = BODY;
+    return;
   }
-  ctx.body = BODY;
+  const body = await getRawBody(ctx.req, { length: ctx.req.headers['content-length'] ?? null, limit: '1mb', encoding: 'utf8' });
+  const text = await answer(sql, JSON.parse(body) as ExecuteRequest);
+  if (text === undefined) {
+    ctx.status = 404;
+    return;
+  }
+  ctx.type = 'application/json';
+  ctx.body = text;
 });
 const handle = app.callback();
 const server = createServer((request, response) => void handle(request, response));

@@ -5,7 +5,7 @@
  * 1. Builds the API (`api/dist`, what the image runs) and starts PostgreSQL: embedded (17,
  *    with pg_stat_statements) unless `DATABASE_URL` is set.
  * 2. Starts chapi, the bare Koa server and the same server reading each request's JSON body
- *    and running one statement (the floor of a task request), each pinned to core 0 (`taskset`), and seeds users ×
+ *    and running the API's own statement for it (the floor of a task request), each pinned to core 0 (`taskset`), and seeds users ×
  *    tasks through the API (mixed statuses and priorities, some overdue).
  * 3. For each round and scenario: the bare server (a fixed GET), the floor (not for health;
  *    sent the scenario's own requests, as chapi is), then chapi, each with a warm-up and a measured run of autocannon from a separate process pinned to
@@ -278,7 +278,7 @@ async function main(): Promise<void> {
       return { url, pid: server.pid };
     };
     const bare = await startReference({});
-    // The floor of a task request: the same server, reading the body and running one statement.
+    // The floor of a task request: the same server, reading the body and running the API's statement.
     const floor = await startReference({ BARE_DATABASE_URL: databaseUrl });
 
     log(`seeding ${settings.users} users × ${settings.tasksPerUser} tasks through the API`);
@@ -299,6 +299,10 @@ async function main(): Promise<void> {
       const cpuBefore = cpuSeconds(server.pid);
       const result = await load(server.url, scenario, settings.durationS, requests);
       const cpu = cpuSeconds(server.pid) - cpuBefore;
+      // A reference that failed requests did less than their work: its CPU would understate it.
+      if (result.non2xx + result.errors + result.timeouts > 0) {
+        throw new Error(`reference server at ${server.url} failed ${scenario} requests: ${JSON.stringify(result)}`);
+      }
       return { result, cpuMsPerRequest: result.requests === 0 ? null : (cpu * 1000) / result.requests };
     };
     for (let round = 1; round <= settings.rounds; round++) {

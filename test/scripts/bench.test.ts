@@ -42,7 +42,7 @@ describe('npm run bench (scripts/bench/run.ts)', function () {
       expect(Number(cells[3]), `${scenario} req/s`).to.be.greaterThan(0);
       expect(cells[6], `${scenario} non-2xx`).to.equal('0');
       expect(cells[7], `${scenario} errors`).to.equal('0');
-      // The last three columns: bare Koa's CPU per request, the floor's (Koa + body + one query; none
+      // The last three columns: bare Koa's CPU per request, the floor's (Koa + body + the API's statement; none
       // for health, which needs no database), and the API's as a multiple of bare Koa's.
       expect(Number(cells.at(-4)), `${scenario} bare Koa CPU ms/req`).to.be.greaterThan(0);
       if (scenario === 'health') expect(cells.at(-3), 'health has no floor').to.equal('n/a');
