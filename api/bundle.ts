@@ -12,11 +12,14 @@
  */
 import { copyFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { build, type BuildOptions } from 'esbuild';
 
-await build({
-  entryPoints: [new URL('src/main.ts', import.meta.url).pathname],
-  outfile: new URL('dist/main.js', import.meta.url).pathname,
+/**
+ * How a server is bundled: the API here, and the benchmark's reference servers
+ * (`scripts/bench/run.ts`), so that the bench compares servers built the same way.
+ */
+export const SERVER_BUNDLE_OPTIONS: BuildOptions = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -33,11 +36,20 @@ await build({
   // The CommonJS packages in the bundle (koa, ajv, pino…) call require() for Node's modules.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
-});
+};
 
-// ReDoc's browser bundle beside the server, which serves it at /redoc (`src/docs.ts`): `redoc`
-// is a build-time package, so its React tree stays out of the image's node_modules.
-await copyFile(
-  createRequire(import.meta.url).resolve('redoc/bundles/redoc.standalone.js'),
-  new URL('dist/redoc.standalone.js', import.meta.url).pathname,
-);
+/** Run as a script (`tsx bundle.ts`), not when imported for its options. */
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await build({
+    ...SERVER_BUNDLE_OPTIONS,
+    entryPoints: [new URL('src/main.ts', import.meta.url).pathname],
+    outfile: new URL('dist/main.js', import.meta.url).pathname,
+  });
+
+  // ReDoc's browser bundle beside the server, which serves it at /redoc (`src/docs.ts`): `redoc`
+  // is a build-time package, so its React tree stays out of the image's node_modules.
+  await copyFile(
+    createRequire(import.meta.url).resolve('redoc/bundles/redoc.standalone.js'),
+    new URL('dist/redoc.standalone.js', import.meta.url).pathname,
+  );
+}

@@ -25,7 +25,11 @@ const BODY = { success: true, data: { status: 'ok' }, error: null, timestamp: '2
 const databaseUrl = process.env.BARE_DATABASE_URL;
 // A pool with the API's settings (`openPool` in db.ts: size, prepared statements, a pipeline
 // of one), without the API's swappable handle around it.
-const sql = databaseUrl === undefined ? undefined : openPool(loadConfig({ ...process.env, DATABASE_URL: databaseUrl }).database, { applicationName: 'bench-floor' });
+// A version of its own: bundled under .bench/, it has no package.json to read one from.
+const sql =
+  databaseUrl === undefined
+    ? undefined
+    : openPool(loadConfig({ ...process.env, DATABASE_URL: databaseUrl, APP_VERSION: 'bench-floor' }).database, { applicationName: 'bench-floor' });
 
 /** An `/execute` request as the scenarios send it (`scenarios.ts`); nothing is checked. */
 interface ExecuteRequest {

@@ -32,7 +32,9 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { build as bundle } from 'esbuild';
 import postgres from 'postgres';
+import { SERVER_BUNDLE_OPTIONS } from '../../api/bundle.js';
 import { migrate } from '../../api/src/migrate.js';
 import { createKey } from '../../api/src/keys/service.js';
 import { systemClock } from '../../api/src/clock.js';
@@ -47,6 +49,12 @@ import { formatReport, type ScenarioRun, type BenchReport } from './report.js';
 import { newTaskPayload, SCENARIOS, type ScenarioName, type SeedData } from './scenarios.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * The reference servers (`bare-koa.ts`), bundled as the API is (`SERVER_BUNDLE_OPTIONS`) and
+ * run by plain node with its flags: their CPU and RSS then compare with the API's, not with a
+ * TypeScript loader's. Under the git-ignored `.bench/`, where Node finds the externals.
+ */
+const REFERENCE_BUNDLE = path.join(ROOT, '.bench', 'build', 'bare-koa.js');
 const BENCH_DATABASE = 'chapi_bench';
 /** Cores: the API (and the bare server) on the first, the load generator on the second. */
 const SERVER_CORE = '0';
@@ -204,6 +212,7 @@ async function main(): Promise<void> {
     log('building the API (npm run build -w api)');
     const build = spawnSync('npm', ['run', 'build', '-w', 'api'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     if (build.status !== 0) throw new Error('the API build failed');
+    await bundle({ ...SERVER_BUNDLE_OPTIONS, entryPoints: [path.join(ROOT, 'scripts/bench/bare-koa.ts')], outfile: REFERENCE_BUNDLE });
 
     let databaseUrl = process.env.DATABASE_URL;
     let pg: RunningPostgres | undefined;
@@ -270,7 +279,7 @@ async function main(): Promise<void> {
     const startReference = async (env: Record<string, string>): Promise<{ url: string; pid: number }> => {
       const url = `http://127.0.0.1:${await freePort()}`;
       const server = await startServer(
-        [...settings.nodeFlags, '--import', 'tsx', 'scripts/bench/bare-koa.ts'],
+        [...settings.nodeFlags, REFERENCE_BUNDLE],
         { ...process.env, ...RUNTIME_ENV, PORT: new URL(url).port, ...env },
         url,
       );
@@ -297,13 +306,15 @@ async function main(): Promise<void> {
     const measureReference = async (server: { url: string; pid: number }, scenario: ScenarioName, requests: boolean) => {
       if (settings.warmupS > 0) await load(server.url, scenario, settings.warmupS, requests);
       const cpuBefore = cpuSeconds(server.pid);
+      const rss = sampleRss(server.pid);
       const result = await load(server.url, scenario, settings.durationS, requests);
+      const peakRssMb = rss.stop();
       const cpu = cpuSeconds(server.pid) - cpuBefore;
       // A reference that failed requests did less than their work: its CPU would understate it.
       if (result.non2xx + result.errors + result.timeouts > 0) {
         throw new Error(`reference server at ${server.url} failed ${scenario} requests: ${JSON.stringify(result)}`);
       }
-      return { result, cpuMsPerRequest: result.requests === 0 ? null : (cpu * 1000) / result.requests };
+      return { result, peakRssMb, cpuMsPerRequest: result.requests === 0 ? null : (cpu * 1000) / result.requests };
     };
     for (let round = 1; round <= settings.rounds; round++) {
       for (const scenario of settings.scenarios) {
@@ -328,6 +339,7 @@ async function main(): Promise<void> {
           ceilingRps: ceiling.result.rps,
           bareCpuMsPerRequest: ceiling.cpuMsPerRequest,
           floorCpuMsPerRequest: floorRun?.cpuMsPerRequest ?? null,
+          floorPeakRssMb: floorRun?.peakRssMb ?? null,
           peakRssMb,
           statementsPerRequest: calls === null || result.requests === 0 ? null : (calls.calls - calls.keyCalls) / result.requests,
           keyStatements: calls === null ? null : calls.keyCalls,

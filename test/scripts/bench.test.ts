@@ -35,19 +35,32 @@ describe('npm run bench (scripts/bench/run.ts)', function () {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code, stderr).to.equal(0);
 
+    // The runs table, read by its header's column names.
+    const header = stdout.split('\n').find((line) => line.startsWith('| scenario | round |'));
+    expect(header, 'no runs table').to.be.a('string');
+    const columns = (header as string).split('|').map((cell) => cell.trim());
+    const column = (cells: string[], name: string): string => {
+      expect(columns, `the runs table has no column "${name}"`).to.include(name);
+      return cells[columns.indexOf(name)] as string;
+    };
     for (const scenario of SCENARIOS) {
       const row = stdout.split('\n').find((line) => line.startsWith(`| ${scenario} | 1 |`));
       expect(row, `no row for ${scenario}`).to.be.a('string');
       const cells = (row as string).split('|').map((cell) => cell.trim());
-      expect(Number(cells[3]), `${scenario} req/s`).to.be.greaterThan(0);
-      expect(cells[6], `${scenario} non-2xx`).to.equal('0');
-      expect(cells[7], `${scenario} errors`).to.equal('0');
-      // The last three columns: bare Koa's CPU per request, the floor's (Koa + body + the API's statement; none
-      // for health, which needs no database), and the API's as a multiple of bare Koa's.
-      expect(Number(cells.at(-4)), `${scenario} bare Koa CPU ms/req`).to.be.greaterThan(0);
-      if (scenario === 'health') expect(cells.at(-3), 'health has no floor').to.equal('n/a');
-      else expect(Number(cells.at(-3)), `${scenario} floor CPU ms/req`).to.be.greaterThan(0);
-      expect(Number(cells.at(-2)), `${scenario} CPU multiple`).to.be.greaterThan(0);
+      expect(Number(column(cells, 'req/s')), `${scenario} req/s`).to.be.greaterThan(0);
+      expect(column(cells, 'non-2xx'), `${scenario} non-2xx`).to.equal('0');
+      expect(column(cells, 'errors'), `${scenario} errors`).to.equal('0');
+      expect(Number(column(cells, 'API peak RSS MB')), `${scenario} API peak RSS`).to.be.greaterThan(0);
+      expect(Number(column(cells, 'bare Koa CPU ms/req')), `${scenario} bare Koa CPU ms/req`).to.be.greaterThan(0);
+      // The floor (Koa + body + the API's statement) has no run for health, which needs no database.
+      const floorCpu = column(cells, 'floor (Koa + body + statement) CPU ms/req');
+      const floorRss = column(cells, 'floor peak RSS MB');
+      if (scenario === 'health') expect([floorCpu, floorRss], 'health has no floor').to.deep.equal(['n/a', 'n/a']);
+      else {
+        expect(Number(floorCpu), `${scenario} floor CPU ms/req`).to.be.greaterThan(0);
+        expect(Number(floorRss), `${scenario} floor peak RSS`).to.be.greaterThan(0);
+      }
+      expect(Number(column(cells, 'API CPU ms/req ÷ bare Koa CPU ms/req')), `${scenario} CPU multiple`).to.be.greaterThan(0);
       const cpuRow = stdout.split('\n').find((line) => line.startsWith(`| ${scenario} | `) && line.includes(`| ≤ ${CPU_MULTIPLE_TARGETS[scenario]} |`));
       expect(cpuRow, `no CPU-multiple target row for ${scenario}`).to.be.a('string');
       // Its last two cells: the floor as a multiple of bare Koa, and the API's CPU over the floor's.
@@ -59,7 +72,7 @@ describe('npm run bench (scripts/bench/run.ts)', function () {
     }
     expect(stdout).to.include('| scenario | round | req/s |');
     expect(stdout).to.include('API CPU ms/req ÷ bare Koa CPU ms/req');
-    expect(stdout).to.include('| API peak RSS under load |');
+    expect(stdout).to.match(/\| API peak RSS under load \(floor server: [\d.]+ MB\) \| [\d.]+ MB \|/);
     expect(stdout).to.match(/\| soak: 2 s mixed, \d+ requests \| 0 errors;/);
     // The memory scenarios: every largest page answered whole, every task of the long listing.
     expect(stdout).to.match(/\| memory: 2 concurrent pages of 1000 largest tasks \([\d.]+ MB each\), 3 rounds \| peak RSS [\d.]+ MB, 0 failures \|/);
