@@ -9,6 +9,7 @@
  * wait on the path, so the deadline's CancelRequest lands while rows are still arriving.
  */
 import { expect } from 'chai';
+import { LIST_BATCH_BYTES } from '../src/tasks/operations.js';
 import { apiClient } from './helpers/api-client.js';
 import { createTestKey } from './helpers/api.js';
 import { useTestDatabase } from './helpers/databases.js';
@@ -21,6 +22,13 @@ const DESCRIPTION_CHARS = 10_000;
 const DEADLINE_MS = 1_000;
 /** Ordinary requests in the burst after the cut. */
 const BURST = 60;
+/**
+ * The proxy's delay per chunk, so that one batch of the page cannot arrive within the
+ * deadline: a batch holds at least LIST_BATCH_BYTES of JSON (its tasks are ~40 KB, so it stops
+ * just past the bound), and the proxy, a Node socket, reads at most 64 KiB at a time: a batch
+ * is at least LIST_BATCH_BYTES / 64 KiB chunks, and at this delay takes twice the deadline.
+ */
+const SLOW_MS = Math.ceil((2 * DEADLINE_MS) / Math.floor(LIST_BATCH_BYTES / 65_536));
 
 describe('a large page cut by the deadline, then a burst on the same pool', function () {
   this.timeout(120_000);
@@ -49,11 +57,11 @@ describe('a large page cut by the deadline, then a burst on the same pool', func
   });
 
   it('answers the cut page 503 (or cuts its connection), then every request of the burst exactly', async () => {
-    // Slow enough that one batch cannot arrive within the deadline: each batch of the listing
-    // (LIST_BATCH_SIZE rows of ~40 KB, about 2 MB) runs under its own deadline, so at 20 ms a
-    // chunk a batch streamed whole in time and nothing was ever cut. At 100 ms a chunk a batch
-    // needs seconds, and the deadline cancels it while its rows are still arriving.
-    setup.proxy.slow(100);
+    // Slow enough that one batch cannot arrive within the deadline (SLOW_MS): each batch of the
+    // listing runs under its own deadline, so a delay that a whole batch outruns never cuts
+    // anything (20 ms a chunk once did just that). At SLOW_MS a chunk the deadline cancels the
+    // first batch while its one aggregated row is still arriving.
+    setup.proxy.slow(SLOW_MS);
     // A large page is written as its batches are read (api/src/transports/listing.ts): a cut in
     // the first batch is a 503; a cut in a later one, after the 200 went out, cuts the
     // connection, so the answer never looks complete. Either way, never a wrong answer.
