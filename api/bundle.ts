@@ -10,6 +10,7 @@
  * iconv-lite (raw-body's charset decoder) stays outside: bundled, its 500 KB of code tables
  * would be parsed at every start, where `require` loads only the UTF-8 codec the API uses.
  */
+import { realpathSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +39,22 @@ export const SERVER_BUNDLE_OPTIONS: BuildOptions = {
   logLevel: 'warning',
 };
 
-/** Run as a script (`tsx bundle.ts`), not when imported for its options. */
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+/**
+ * Whether this file is the script being run (`tsx bundle.ts`), not a module imported for its
+ * options. Real paths on both sides: a symlink on the way must not make the build a silent
+ * no-op that leaves an old `dist/` in place.
+ */
+function runAsScript(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (runAsScript()) {
   await build({
     ...SERVER_BUNDLE_OPTIONS,
     entryPoints: [new URL('src/main.ts', import.meta.url).pathname],

@@ -1,7 +1,7 @@
 /**
  * A listing is read in batches, each one row that PostgreSQL aggregates (`taskBatchStatement`
- * in api/src/tasks/sql.ts): up to `wanted` tasks and, past the first, no more than `bytes` of
- * JSON text. Checked against generated listings (tasks of random sizes, some at the same
+ * in api/src/tasks/sql.ts): up to `wanted` tasks, each taken only while the batch's JSON text
+ * before it is under `bytes`. Checked against generated listings (tasks of random sizes, some at the same
  * instant) on a real PostgreSQL: a batch is exactly the longest prefix of the listing within
  * both bounds, it says whether more follows, and where it ended.
  */

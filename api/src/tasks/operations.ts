@@ -156,11 +156,12 @@ export const createTask: Operation<typeof CreateTaskInputSchema, TaskJson> & {
 export const LIST_BATCH_SIZE = 50;
 
 /**
- * JSON text per batch, at most (a batch always takes its first task, and a task is at most
- * ~63 KB: 10 500 characters, each escaped to six bytes at worst). Bounds what one listing
- * holds in memory whatever its length or its tasks' sizes: the batch as the driver receives
- * it, as a string, and as the socket's copy while it drains. Typical tasks (a few hundred
- * bytes) fill a batch by count long before this.
+ * JSON text per batch: a batch takes a task only while its text before that task is under
+ * this, so it ends at most one task past it (a task is at most ~63 KB: 10 500 characters,
+ * each escaped to six bytes at worst), and always takes its first task. Bounds what one
+ * listing holds in memory whatever its length or its tasks' sizes: the batch as the driver
+ * receives it, as a string, and as the socket's copy while it drains. Typical tasks (a few
+ * hundred bytes) fill a batch by count long before this.
  */
 export const LIST_BATCH_BYTES = 256 * 1024;
 
@@ -232,8 +233,9 @@ export const listTasks = operation(
         if (!batch.more) return finish({ count: served, next_cursor: null });
         after = lastOf(batch);
         if (served >= limit) return finish({ count: served, next_cursor: encodeCursor(after, filters) });
-        // A batch its bytes cut short (large tasks): the next scan reads one task more than it
-        // took, not a whole batch that would be mostly thrown away; otherwise a whole batch.
+        // A batch its bytes cut short (large tasks): the next asks for one task more than it
+        // took, not for a whole batch whose scan would be mostly thrown away; otherwise a
+        // whole batch.
         wanted = Math.min(batch.count < wanted ? batch.count + 1 : LIST_BATCH_SIZE, limit - served);
       }
     });

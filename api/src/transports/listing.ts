@@ -1,7 +1,7 @@
 /**
  * A listing's answer, written as it is read. A listing that fits in one batch is an ordinary
  * envelope; a longer one (an `/execute` `list-tasks` without `limit`, a large page) is the same
- * envelope written task by task: the stream pulls the next batch from the database only when
+ * envelope written batch by batch: the stream pulls the next batch from the database only when
  * the socket has taken the last one (backpressure), so memory stays flat however many tasks
  * the user has.
  *
