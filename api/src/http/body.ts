@@ -37,13 +37,13 @@ async function readBytes(ctx: Context): Promise<Buffer> {
   }
 }
 
-/** The media type is application/json, in UTF-8, unencoded; otherwise a 415 saying what is. */
 /**
  * The Content-Type values clients send for JSON, which the full check below accepts: taken
  * without parsing (type-is and the charset parse cost measurably on every request).
  */
 export const PLAIN_JSON_TYPES = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8', 'application/json; charset=UTF-8']);
 
+/** The media type is application/json, in UTF-8, unencoded; otherwise a 415 saying what is. */
 function checkMediaType(ctx: Context): void {
   const { headers } = ctx.req;
   if (headers['content-encoding'] === undefined && PLAIN_JSON_TYPES.has(headers['content-type'] ?? '')) return;

@@ -104,6 +104,16 @@ async function oneRow<T>(deps: TaskDeps, statement: PromiseLike<readonly T[]>): 
   return row;
 }
 
+/**
+ * The row of a statement that always returns one (an insert, an aggregate); no row is a fault
+ * (a 500), never an answer. `what` names the statement in that error.
+ */
+async function theRow<T>(deps: TaskDeps, statement: PromiseLike<readonly T[]>, what: string): Promise<T> {
+  const row = await oneRow(deps, statement);
+  if (row === undefined) throw new Error(`${what} returned no row`);
+  return row;
+}
+
 /** The row of a statement about one task of the user; no row is that task not found. */
 async function theTask<T>(deps: TaskDeps, statement: PromiseLike<readonly T[]>): Promise<T> {
   const row = await oneRow(deps, statement);
@@ -143,9 +153,7 @@ export const createTask: Operation<typeof CreateTaskInputSchema, TaskJson> & {
     return { json: JSON.stringify(task), id: task.id };
   },
   async run(deps: TaskDeps, userId: string, input: CreateTaskInput): Promise<TaskJson> {
-    const row = await oneRow(deps, createTask.statement(deps.db.sql, userId, input));
-    if (row === undefined) throw new Error('insert into tasks returned no row');
-    return TaskJson.of(row);
+    return TaskJson.of(await theRow(deps, createTask.statement(deps.db.sql, userId, input), 'insert into tasks'));
   },
 };
 
@@ -209,10 +217,7 @@ export const listTasks = operation(
     const filters = { status: input.status, priority: input.priority };
     const limit = input.limit ?? Number.POSITIVE_INFINITY;
     const fetch = (after: CursorPosition | undefined, wanted: number): Promise<PageBatchRow> =>
-      oneRow(deps, taskBatchStatement(deps.db.sql, userId, filters, after, wanted, LIST_BATCH_BYTES)).then((row) => {
-        if (row === undefined) throw new Error('the listing aggregate returned no row');
-        return row;
-      });
+      theRow(deps, taskBatchStatement(deps.db.sql, userId, filters, after, wanted, LIST_BATCH_BYTES), 'the listing aggregate');
     const start = input.cursor === undefined ? undefined : decodeCursor(input.cursor, filters);
     const firstWanted = Math.min(LIST_BATCH_SIZE, limit);
     const first = await fetch(start, firstWanted);
@@ -289,8 +294,7 @@ export const getStats = operation(
   "The user's task counts",
   { input: NoInputSchema, output: TaskStatsSchema },
   async (deps, userId): Promise<TaskStats> => {
-    const counts = await oneRow(deps, statsStatement(deps.db.sql, userId));
-    if (counts === undefined) throw new Error('the stats aggregate returned no row');
+    const counts = await theRow(deps, statsStatement(deps.db.sql, userId), 'the stats aggregate');
     return {
       total_tasks: counts.total_tasks,
       pending_tasks: counts.pending_tasks,

@@ -126,8 +126,9 @@ export interface PageBatchRow {
 /**
  * The statement of a batch: up to `wanted` tasks of the user after `after` (newest first, ties
  * by id), filtered, taking a task only while the batch's JSON text before it is under `bytes`
- * (so a batch always takes its first task, and ends at most one task past `bytes`), aggregated into one row (`PageBatchRow`). The scan reads one row more than `wanted`,
- * which tells whether another task follows, so an exactly full last page has no cursor.
+ * (so a batch always takes its first task, and ends at most one task past `bytes`),
+ * aggregated into one row (`PageBatchRow`). The scan reads one row more than `wanted`, which
+ * tells whether another task follows, so an exactly full last page has no cursor.
  * Served by `tasks_user_created_idx`, or `tasks_user_status_created_idx` with a status filter,
  * in index order (api/test/query-plans.test.ts checks the plans of this statement).
  */
