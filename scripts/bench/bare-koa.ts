@@ -44,17 +44,18 @@ interface ExecuteRequest {
  * less than their work would understate their cost).
  */
 async function answer(db: Sql, request: ExecuteRequest): Promise<string | undefined> {
+  const enveloped = (data: string | null | undefined) => (data === null || data === undefined ? undefined : `{"success":true,"data":${data}}`);
   const user = String(request.user_id);
   const payload = request.payload ?? {};
   const text = (value: unknown) => (value === undefined || value === null ? null : String(value));
   switch (request.action) {
     case 'get-task': {
       const [row] = await selectTaskStatement(db, user, String(payload.task_id));
-      return row && `{"success":true,"data":${row.json}}`;
+      return enveloped(row?.json);
     }
     case 'list-tasks': {
       const [row] = await taskBatchStatement(db, user, {}, undefined, Number(payload.limit), LIST_BATCH_BYTES);
-      return row?.tasks === null || row?.tasks === undefined ? undefined : `{"success":true,"data":{"tasks":[${row.tasks}]}}`;
+      return enveloped(row?.tasks === null || row?.tasks === undefined ? undefined : `{"tasks":[${row.tasks}]}`);
     }
     case 'create-task': {
       const dueDate = text(payload.due_date);
@@ -66,15 +67,15 @@ async function answer(db: Sql, request: ExecuteRequest): Promise<string | undefi
         priority: text(payload.priority) as null,
         due_date: dueDate === null ? null : new Date(dueDate),
       });
-      return row && `{"success":true,"data":${row.json}}`;
+      return enveloped(row?.json);
     }
     case 'update-task': {
       const [row] = await updateTaskStatement(db, user, String(payload.task_id), { status: text(payload.status) as 'pending' });
-      return row && `{"success":true,"data":${row.json}}`;
+      return enveloped(row?.json);
     }
     case 'get-stats': {
       const [row] = await statsStatement(db, user);
-      return `{"success":true,"data":${JSON.stringify(row)}}`;
+      return enveloped(JSON.stringify(row));
     }
     default:
       return undefined;

@@ -17,7 +17,8 @@ export interface ScenarioRun {
   bareCpuMsPerRequest: number | null;
   /**
    * The floor's: bare Koa reading the scenario's requests' JSON bodies and running the API's
-   * own statement for each (`bare-koa.ts`), measured just before this run; null for health (no database) and in reports from before it existed.
+   * own statement for each (`bare-koa.ts`), measured just before this run; null for health
+   * (no database) and in reports from before it existed.
    */
   floorCpuMsPerRequest?: number | null;
   /** The floor server's peak RSS during its run (same load, same node flags); null as above. */

@@ -5,11 +5,12 @@
  * 1. Builds the API (`api/dist`, what the image runs) and starts PostgreSQL: embedded (17,
  *    with pg_stat_statements) unless `DATABASE_URL` is set.
  * 2. Starts chapi, the bare Koa server and the same server reading each request's JSON body
- *    and running the API's own statement for it (the floor of a task request), each pinned to core 0 (`taskset`), and seeds users ×
- *    tasks through the API (mixed statuses and priorities, some overdue).
+ *    and running the API's own statement for it (the floor of a task request), each pinned
+ *    to core 0 (`taskset`), and seeds users × tasks through the API (mixed statuses and
+ *    priorities, some overdue).
  * 3. For each round and scenario: the bare server (a fixed GET), the floor (not for health;
- *    sent the scenario's own requests, as chapi is), then chapi, each with a warm-up and a measured run of autocannon from a separate process pinned to
- *    core 1.
+ *    sent the scenario's own requests, as chapi is), then chapi, each with a warm-up and a
+ *    measured run of autocannon from a separate process pinned to core 1.
  * 4. Memory (`memory.ts`): the API's peak RSS under 20 concurrent pages of 1000 largest-possible
  *    tasks, and under one `list-tasks` of every task of a user with 100 000 tasks.
  * 5. Reports req/s, p50/p99, non-2xx, the API's peak RSS, SQL statements per request
@@ -301,20 +302,31 @@ async function main(): Promise<void> {
     const runs: ScenarioRun[] = [];
     const load = (url: string, scenario: ScenarioName, durationS: number, withSeed: boolean): Promise<LoadResult> =>
       runLoad({ url, scenario, connections: settings.connections, durationS, ...(withSeed ? { seedFile } : {}) });
-    /** A reference server's run of a scenario (after its warm-up), and its CPU per request. */
-    /** With `requests`: sent the scenario's own requests (the floor), else a fixed GET (bare Koa). */
-    const measureReference = async (server: { url: string; pid: number }, scenario: ScenarioName, requests: boolean) => {
-      if (settings.warmupS > 0) await load(server.url, scenario, settings.warmupS, requests);
+    /**
+     * One measured run of a scenario against a server (the API or a reference): the answers,
+     * and the server's CPU per request and peak RSS meanwhile.
+     */
+    const measuredRun = async (server: { url: string; pid: number }, scenario: ScenarioName, withSeed: boolean) => {
       const cpuBefore = cpuSeconds(server.pid);
       const rss = sampleRss(server.pid);
-      const result = await load(server.url, scenario, settings.durationS, requests);
+      const result = await load(server.url, scenario, settings.durationS, withSeed);
       const peakRssMb = rss.stop();
       const cpu = cpuSeconds(server.pid) - cpuBefore;
+      return { result, peakRssMb, cpuMsPerRequest: result.requests === 0 ? null : (cpu * 1000) / result.requests };
+    };
+    /**
+     * A reference server's run of a scenario, after its warm-up. With `requests`: sent the
+     * scenario's own requests (the floor), else a fixed GET (bare Koa).
+     */
+    const measureReference = async (server: { url: string; pid: number }, scenario: ScenarioName, requests: boolean) => {
+      if (settings.warmupS > 0) await load(server.url, scenario, settings.warmupS, requests);
+      const run = await measuredRun(server, scenario, requests);
       // A reference that failed requests did less than their work: its CPU would understate it.
+      const { result } = run;
       if (result.non2xx + result.errors + result.timeouts > 0) {
         throw new Error(`reference server at ${server.url} failed ${scenario} requests: ${JSON.stringify(result)}`);
       }
-      return { result, peakRssMb, cpuMsPerRequest: result.requests === 0 ? null : (cpu * 1000) / result.requests };
+      return run;
     };
     for (let round = 1; round <= settings.rounds; round++) {
       for (const scenario of settings.scenarios) {
@@ -325,11 +337,7 @@ async function main(): Promise<void> {
         if (settings.warmupS > 0) await load(apiUrl, scenario, settings.warmupS, true);
         await statements.reset();
         const pgCpuBefore = pgRoot === undefined ? 0 : treeCpuSeconds(pgRoot);
-        const apiCpuBefore = cpuSeconds(apiProcess.pid);
-        const rss = sampleRss(apiProcess.pid);
-        const result = await load(apiUrl, scenario, settings.durationS, true);
-        const peakRssMb = rss.stop();
-        const apiCpu = cpuSeconds(apiProcess.pid) - apiCpuBefore;
+        const { result, peakRssMb, cpuMsPerRequest: apiCpuMsPerRequest } = await measuredRun({ url: apiUrl, pid: apiProcess.pid }, scenario, true);
         const pgCpu = pgRoot === undefined ? 0 : treeCpuSeconds(pgRoot) - pgCpuBefore;
         const calls = await statements.count();
         runs.push({
@@ -343,7 +351,7 @@ async function main(): Promise<void> {
           peakRssMb,
           statementsPerRequest: calls === null || result.requests === 0 ? null : (calls.calls - calls.keyCalls) / result.requests,
           keyStatements: calls === null ? null : calls.keyCalls,
-          apiCpuMsPerRequest: result.requests === 0 ? null : (apiCpu * 1000) / result.requests,
+          apiCpuMsPerRequest,
           pgCpuMsPerRequest: pgRoot === undefined || result.requests === 0 ? null : (pgCpu * 1000) / result.requests,
         });
       }
