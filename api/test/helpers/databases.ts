@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import type { Sql } from '../../src/db.js';
+import { suiteScoped } from './suite-scoped.js';
 import { databaseUrl, requireTestEnv, TEST_ENV } from './test-env.js';
 
 export interface TestDatabase {
@@ -48,17 +49,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  * database (its fields are readable from the first `before` on).
  */
 export function useTestDatabase(): TestDatabase {
-  let db: TestDatabase | undefined;
-  const current = (): TestDatabase => {
-    if (db === undefined) throw new Error('the test database is created in a before() hook: use it inside tests or hooks');
-    return db;
-  };
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
-    await db?.drop();
-  });
+  const current = suiteScoped('the test database is created', createTestDatabase, (db) => db.drop());
   return {
     get name() {
       return current().name;

@@ -7,6 +7,7 @@ import type { RunningServer } from '../../src/server.js';
 import { apiClient, type ApiClient, type ApiResponse } from './api-client.js';
 import { createTestKey, startTestApi, type TestApiOptions } from './api.js';
 import type { TestDatabase } from './databases.js';
+import { suiteScoped } from './suite-scoped.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /** An API whose every database connection goes through `proxy` (cut, hold, restore). */
@@ -48,18 +49,12 @@ export function useApiBehindProxy(
   env: Record<string, string>,
   options: Omit<TestApiOptions, 'env'> = {},
 ): Pick<ApiBehindProxy, 'api' | 'proxy'> {
-  let setup: ApiBehindProxy | undefined;
-  const current = (): ApiBehindProxy => {
-    if (setup === undefined) throw new Error('the API behind the proxy starts in a before() hook: use it inside tests or hooks');
-    return setup;
-  };
-  before(async () => {
-    setup = await startApiBehindProxy(db, env, options);
-  });
-  afterEach(() => setup?.proxy.restore());
-  after(async () => {
-    await setup?.stop();
-  });
+  const current = suiteScoped(
+    'the API behind the proxy starts',
+    () => startApiBehindProxy(db, env, options),
+    (setup) => setup.stop(),
+  );
+  afterEach(() => current().proxy.restore());
   return {
     get api() {
       return current().api;
